@@ -151,14 +151,14 @@ xhal_device_instance(xhal_device_t device, xhal_instance_t* out_instance);
  * XHAL_ERROR_OUT_OF_RANGE (size past max_alloc_bytes),
  * XHAL_ERROR_UNSUPPORTED (HOST_VISIBLE without the capability),
  * XHAL_ERROR_OUT_OF_MEMORY. The caller releases the buffer. */
-XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_alloc(
-    xhal_device_t device, uint64_t size, uint32_t memory_flags,
-    xhal_buffer_t* out_buffer);
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_buffer_alloc(xhal_device_t device, uint64_t size, uint32_t memory_flags,
+                  xhal_buffer_t* out_buffer);
 /* A view of [offset, offset+size) of `buffer`, sharing its memory and
  * keeping it alive. Returns XHAL_ERROR_OUT_OF_RANGE past the end. */
-XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_subrange(
-    xhal_buffer_t buffer, uint64_t offset, uint64_t size,
-    xhal_buffer_t* out_view);
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_buffer_subrange(xhal_buffer_t buffer, uint64_t offset, uint64_t size,
+                     xhal_buffer_t* out_view);
 XHAL_API void xhal_buffer_retain(xhal_buffer_t buffer);
 XHAL_API void xhal_buffer_release(xhal_buffer_t buffer);
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_size(xhal_buffer_t buffer,
@@ -168,9 +168,11 @@ xhal_buffer_device(xhal_buffer_t buffer, xhal_device_t* out_device);
 /* Maps [offset, offset+size) of a host-visible buffer. The caller must
  * have synchronised the streams that write it. Returns
  * XHAL_ERROR_UNSUPPORTED (not host-visible), XHAL_ERROR_OUT_OF_RANGE. */
-XHAL_API XHAL_MUST_USE xhal_status_t
-xhal_buffer_map(xhal_buffer_t buffer, uint64_t offset, uint64_t size,
-                uint32_t map_flags, void** out_ptr);
+XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_map(xhal_buffer_t buffer,
+                                                     uint64_t offset,
+                                                     uint64_t size,
+                                                     uint32_t map_flags,
+                                                     void** out_ptr);
 /* Returns XHAL_ERROR_INVALID_STATE if `ptr` is not a live mapping. */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_unmap(xhal_buffer_t buffer,
                                                        void* ptr);
@@ -179,8 +181,8 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_unmap(xhal_buffer_t buffer,
 
 /* Creates an in-order stream on `device`; the caller releases it. Release
  * waits for the stream's enqueued work. */
-XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_create(
-    xhal_device_t device, xhal_stream_t* out_stream);
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_stream_create(xhal_device_t device, xhal_stream_t* out_stream);
 XHAL_API void xhal_stream_retain(xhal_stream_t stream);
 XHAL_API void xhal_stream_release(xhal_stream_t stream);
 XHAL_API XHAL_MUST_USE xhal_status_t
@@ -227,13 +229,13 @@ XHAL_API void xhal_event_retain(xhal_event_t event);
 XHAL_API void xhal_event_release(xhal_event_t event);
 /* Captures the work enqueued on `stream` so far; the stream must be on the
  * event's device (else XHAL_ERROR_INVALID_ARGUMENT). */
-XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_record_event(
-    xhal_stream_t stream, xhal_event_t event);
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_stream_record_event(xhal_stream_t stream, xhal_event_t event);
 /* Later work of `stream` waits for `event`, which may belong to any device
  * of any plugin. A failed event fails the stream. Returns
  * XHAL_ERROR_INVALID_STATE if the event was never recorded. */
-XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_wait_event(
-    xhal_stream_t stream, xhal_event_t event);
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_stream_wait_event(xhal_stream_t stream, xhal_event_t event);
 /* Blocks until the event completes or `timeout_ns` passes. Returns XHAL_OK,
  * XHAL_ERROR_TIMEOUT, XHAL_ERROR_INVALID_STATE (never recorded) or the
  * failure status of the captured work. */
@@ -264,9 +266,9 @@ typedef struct xhal_program_desc {
 XHAL_API void xhal_program_desc_default(xhal_program_desc_t* desc);
 /* Builds a program for `device`. Returns XHAL_ERROR_UNSUPPORTED (no such
  * language on the device), XHAL_ERROR_BUILD_FAILED (log filled in). */
-XHAL_API XHAL_MUST_USE xhal_status_t xhal_program_build(
-    xhal_device_t device, const xhal_program_desc_t* desc,
-    xhal_program_t* out_program);
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_program_build(xhal_device_t device, const xhal_program_desc_t* desc,
+                   xhal_program_t* out_program);
 XHAL_API void xhal_program_release(xhal_program_t program);
 /* Returns XHAL_ERROR_NOT_FOUND for an unknown kernel name. */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_kernel_create(
@@ -335,10 +337,9 @@ typedef struct xhal_op_impl_desc {
 /* Registers an implementation; it lives as long as the instance. Returns
  * XHAL_ERROR_INVALID_ARGUMENT (NULL enqueue, bad dtypes, op id unknown and
  * below XHAL_OP_CUSTOM_BASE). out_impl may be NULL. */
-XHAL_API XHAL_MUST_USE xhal_status_t
-xhal_registry_register(xhal_instance_t instance,
-                       const xhal_op_impl_desc_t* desc,
-                       xhal_op_impl_t* out_impl);
+XHAL_API XHAL_MUST_USE xhal_status_t xhal_registry_register(
+    xhal_instance_t instance, const xhal_op_impl_desc_t* desc,
+    xhal_op_impl_t* out_impl);
 
 /* The highest-priority implementation on `device` that matches the call's
  * dtypes and supports it. Buffers in `call` may be NULL. Returns
@@ -349,10 +350,10 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_registry_lookup(
 /* The first device in `preference` with an implementation for the call,
  * then, if none, the first CPU device of the instance (the fallback).
  * Returns XHAL_ERROR_NOT_FOUND when no device can run it. */
-XHAL_API XHAL_MUST_USE xhal_status_t xhal_registry_select(
-    xhal_instance_t instance, const xhal_op_call_t* call,
-    const xhal_device_t* preference, uint32_t preference_count,
-    xhal_device_t* out_device, xhal_op_impl_t* out_impl);
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_registry_select(xhal_instance_t instance, const xhal_op_call_t* call,
+                     const xhal_device_t* preference, uint32_t preference_count,
+                     xhal_device_t* out_device, xhal_op_impl_t* out_impl);
 
 /* What an implementation is. */
 typedef struct xhal_op_impl_info {

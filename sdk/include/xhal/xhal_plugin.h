@@ -305,9 +305,9 @@ typedef xhal_status_t (*xhal_plugin_query_fn)(
 #endif
 
 /* Declaration for plugins to define. */
-XHAL_PLUGIN_EXPORT xhal_status_t xhal_plugin_query(
-    uint32_t host_major, uint32_t host_minor,
-    const xhal_plugin_dispatch_t** out_table);
+XHAL_PLUGIN_EXPORT xhal_status_t
+xhal_plugin_query(uint32_t host_major, uint32_t host_minor,
+                  const xhal_plugin_dispatch_t** out_table);
 
 /* ----------------------------------------------------------- ABI pinning */
 

@@ -126,8 +126,9 @@ enum {
   XHAL_MEMORY_HOST_VISIBLE = 1u << 1,
   XHAL_MEMORY_HOST_CACHED = 1u << 2,
 };
-#define XHAL_MEMORY_FLAGS_ALL \
-  (XHAL_MEMORY_DEVICE_LOCAL | XHAL_MEMORY_HOST_VISIBLE | XHAL_MEMORY_HOST_CACHED)
+#define XHAL_MEMORY_FLAGS_ALL                            \
+  (XHAL_MEMORY_DEVICE_LOCAL | XHAL_MEMORY_HOST_VISIBLE | \
+   XHAL_MEMORY_HOST_CACHED)
 
 /* Map flags. */
 enum {
@@ -166,13 +167,13 @@ typedef struct xhal_device_properties {
   char driver_version[XHAL_NAME_MAX];
   /* Stable across processes for the same physical device. */
   uint8_t uuid[XHAL_UUID_SIZE];
-  uint64_t memory_bytes;    /* total device memory */
-  uint64_t max_alloc_bytes; /* largest single buffer */
-  uint64_t alignment;       /* base alignment of every buffer, power of 2 */
+  uint64_t memory_bytes;       /* total device memory */
+  uint64_t max_alloc_bytes;    /* largest single buffer */
+  uint64_t alignment;          /* base alignment of every buffer, power of 2 */
   uint64_t local_memory_bytes; /* per work-group scratch, 0 if none */
   uint32_t compute_units;
-  uint32_t dtypes;        /* mask of XHAL_DTYPE_BIT(dt) */
-  uint32_t capabilities;  /* mask of XHAL_CAP_* */
+  uint32_t dtypes;              /* mask of XHAL_DTYPE_BIT(dt) */
+  uint32_t capabilities;        /* mask of XHAL_CAP_* */
   uint32_t max_work_group_size; /* 0 when the device has no kernel language */
   /* Nanoseconds per device timer tick as a rational (1/1 for ns timers). */
   uint32_t timer_numerator;
@@ -227,16 +228,16 @@ typedef struct xhal_tensor_desc {
  * docs/ops.md lists for it; start from xhal_op_attrs_default(). */
 typedef struct xhal_op_attrs {
   uint32_t struct_size;
-  int32_t axis;           /* softmax, reduce: axis, negative counts back */
-  uint32_t transpose_a;   /* matmul: 0 or 1 */
-  uint32_t transpose_b;   /* matmul: 0 or 1 */
-  float alpha;            /* matmul scale of the product (default 1) */
-  float beta;             /* matmul scale of the prior output (default 0) */
-  float epsilon;          /* layer_norm (default 1e-5) */
-  uint32_t stride[2];     /* conv2d (h, w), default 1 */
-  uint32_t padding[2];    /* conv2d (h, w), symmetric, default 0 */
-  uint32_t dilation[2];   /* conv2d (h, w), default 1 */
-  uint32_t groups;        /* conv2d, default 1 */
+  int32_t axis;         /* softmax, reduce: axis, negative counts back */
+  uint32_t transpose_a; /* matmul: 0 or 1 */
+  uint32_t transpose_b; /* matmul: 0 or 1 */
+  float alpha;          /* matmul scale of the product (default 1) */
+  float beta;           /* matmul scale of the prior output (default 0) */
+  float epsilon;        /* layer_norm (default 1e-5) */
+  uint32_t stride[2];   /* conv2d (h, w), default 1 */
+  uint32_t padding[2];  /* conv2d (h, w), symmetric, default 0 */
+  uint32_t dilation[2]; /* conv2d (h, w), default 1 */
+  uint32_t groups;      /* conv2d, default 1 */
   uint32_t perm[XHAL_MAX_RANK]; /* transpose: out dim i = in dim perm[i] */
 } xhal_op_attrs_t;
 

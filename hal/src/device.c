@@ -1,0 +1,60 @@
+/* device.c - devices: properties and lifetime (owned by the instance). */
+#include <string.h>
+
+#include "internal.h"
+
+xhal_status_t device_check(xhal_device_t device, const char* what) {
+  xhal_status_t status = object_check(device, OBJ_DEVICE, what);
+  if (status != XHAL_OK) return status;
+  if (atomic_load_explicit(&device->lost, memory_order_relaxed)) {
+    return error_set(XHAL_ERROR_DEVICE_LOST, "%s '%s' (plugin '%s') is lost",
+                     what, device->props.name, device->plugin->info.name);
+  }
+  return XHAL_OK;
+}
+
+void device_destroy(xhal_device_t device) {
+  const xhal_plugin_dispatch_t* table = &device->plugin->table;
+  if (device->staging_stream) table->stream_destroy(device->staging_stream);
+  table->device_close(device->handle);
+  pthread_mutex_destroy(&device->staging_lock);
+  object_free(device, OBJ_DEVICE);
+}
+
+XHAL_API xhal_status_t xhal_device_properties(
+    xhal_device_t device, xhal_device_properties_t* out_props) {
+  xhal_status_t status = object_check(device, OBJ_DEVICE, "device");
+  if (status != XHAL_OK) return status;
+  if (!out_props) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_props is NULL");
+  }
+  *out_props = device->props;
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_device_plugin_index(xhal_device_t device,
+                                                uint32_t* out_index) {
+  xhal_status_t status = object_check(device, OBJ_DEVICE, "device");
+  if (status != XHAL_OK) return status;
+  if (!out_index) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_index is NULL");
+  }
+  *out_index = device->plugin->index;
+  return XHAL_OK;
+}
+
+XHAL_API const char* xhal_device_plugin_name(xhal_device_t device) {
+  if (object_check(device, OBJ_DEVICE, "device") != XHAL_OK) return "";
+  return device->plugin->info.name;
+}
+
+XHAL_API xhal_status_t xhal_device_instance(xhal_device_t device,
+                                            xhal_instance_t* out_instance) {
+  xhal_status_t status = object_check(device, OBJ_DEVICE, "device");
+  if (status != XHAL_OK) return status;
+  if (!out_instance) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_instance is NULL");
+  }
+  *out_instance = device->obj.instance;
+  return XHAL_OK;
+}

@@ -1,0 +1,285 @@
+/*
+ * instance.c - the instance (root of every object), object headers and
+ * logging.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------ objects */
+
+static unsigned type_slot(object_type_t type) { return (unsigned)type & 0xFFu; }
+
+/* Devices and registry entries live exactly as long as their instance:
+ * they hold no reference on it (that would be a cycle) and are freed with
+ * it rather than parked. */
+static int owned_by_instance(object_type_t type) {
+  return type == OBJ_INSTANCE || type == OBJ_DEVICE || type == OBJ_OP_IMPL;
+}
+
+xhal_object_t* object_new(xhal_instance_t instance, object_type_t type,
+                          size_t size) {
+  xhal_object_t* obj = NULL;
+  if (instance && !owned_by_instance(type) && !instance->validation) {
+    pthread_mutex_lock(&instance->lock);
+    xhal_object_t** head = &instance->free_lists[type_slot(type)];
+    if (*head) {
+      obj = *head;
+      *head = obj->next_free;
+    }
+    pthread_mutex_unlock(&instance->lock);
+  }
+  if (obj) {
+    memset((char*)obj + sizeof(xhal_object_t), 0, size - sizeof(xhal_object_t));
+  } else {
+    obj = calloc(1, size);
+    if (!obj) return NULL;
+  }
+  obj->next_free = NULL;
+  obj->instance = instance;
+  atomic_store(&obj->refs, 1u);
+  atomic_store(&obj->tag, (unsigned)type);
+  if (instance && !owned_by_instance(type)) object_retain(instance);
+  return obj;
+}
+
+xhal_status_t object_check(const void* obj, object_type_t type,
+                           const char* what) {
+  if (!obj) return error_set(XHAL_ERROR_INVALID_HANDLE, "%s is NULL", what);
+  unsigned tag = atomic_load_explicit(&((const xhal_object_t*)obj)->tag,
+                                      memory_order_relaxed);
+  if (tag == (unsigned)type) return XHAL_OK;
+  if (tag == ~(unsigned)type) {
+    return error_set(XHAL_ERROR_INVALID_HANDLE, "%s was already released",
+                     what);
+  }
+  return error_set(XHAL_ERROR_INVALID_HANDLE,
+                   "%s is not a live handle of the expected type", what);
+}
+
+void object_retain(void* obj) {
+  atomic_fetch_add_explicit(&((xhal_object_t*)obj)->refs, 1u,
+                            memory_order_relaxed);
+}
+
+int object_unref(void* obj) {
+  return atomic_fetch_sub_explicit(&((xhal_object_t*)obj)->refs, 1u,
+                                   memory_order_acq_rel) == 1u;
+}
+
+void object_free(void* ptr, object_type_t type) {
+  xhal_object_t* obj = ptr;
+  xhal_instance_t instance = obj->instance;
+  atomic_store(&obj->tag, ~(unsigned)type);
+  if (!instance || owned_by_instance(type)) {
+    free(obj);
+    return;
+  }
+  pthread_mutex_lock(&instance->lock);
+  obj->next_free = instance->free_lists[type_slot(type)];
+  instance->free_lists[type_slot(type)] = obj;
+  pthread_mutex_unlock(&instance->lock);
+  xhal_instance_release(instance);
+}
+
+void object_free_lists_drain(xhal_instance_t instance) {
+  for (unsigned i = 0; i < OBJ_TYPE_SLOTS; ++i) {
+    xhal_object_t* obj = instance->free_lists[i];
+    while (obj) {
+      xhal_object_t* next = obj->next_free;
+      free(obj);
+      obj = next;
+    }
+    instance->free_lists[i] = NULL;
+  }
+}
+
+/* ------------------------------------------------------------ logging */
+
+static const char* level_name(xhal_log_level_t level) {
+  switch (level) {
+    case XHAL_LOG_ERROR:
+      return "error";
+    case XHAL_LOG_WARN:
+      return "warn";
+    case XHAL_LOG_INFO:
+      return "info";
+    default:
+      return "debug";
+  }
+}
+
+void hal_log(xhal_instance_t instance, xhal_log_level_t level, const char* fmt,
+             ...) {
+  if (!instance || level > instance->log_level) return;
+  char line[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "xhal [%s] %s\n", level_name(level), line);
+}
+
+/* Parses XHAL_LOG; returns the level, or `fallback` when unset/unknown. */
+static xhal_log_level_t env_log_level(xhal_log_level_t fallback) {
+  const char* value = secure_getenv("XHAL_LOG");
+  if (!value || !*value) return fallback;
+  static const char* const names[] = {"error", "warn", "info", "debug"};
+  for (unsigned i = 0; i < 4; ++i) {
+    if (strcmp(value, names[i]) == 0) return (xhal_log_level_t)i;
+  }
+  return fallback;
+}
+
+/* ----------------------------------------------------------- instance */
+
+XHAL_API void xhal_abi_version(uint32_t* out_major, uint32_t* out_minor) {
+  if (out_major) *out_major = XHAL_ABI_VERSION_MAJOR;
+  if (out_minor) *out_minor = XHAL_ABI_VERSION_MINOR;
+}
+
+XHAL_API void xhal_instance_options_default(xhal_instance_options_t* options) {
+  if (!options) return;
+  memset(options, 0, sizeof(*options));
+  options->struct_size = (uint32_t)sizeof(*options);
+  options->log_level = XHAL_LOG_WARN;
+}
+
+static xhal_status_t check_options(const xhal_instance_options_t* o) {
+  if (o->struct_size < sizeof(*o)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "options->struct_size is %u, expected %zu (call "
+                     "xhal_instance_options_default)",
+                     o->struct_size, sizeof(*o));
+  }
+  if (o->plugin_path_count && !o->plugin_paths) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "options->plugin_paths is NULL with a count of %u",
+                     o->plugin_path_count);
+  }
+  if (o->search_dir_count && !o->search_dirs) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "options->search_dirs is NULL with a count of %u",
+                     o->search_dir_count);
+  }
+  if (o->log_level > XHAL_LOG_DEBUG) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "options->log_level %u is not a XHAL_LOG_* value",
+                     o->log_level);
+  }
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_instance_create(
+    const xhal_instance_options_t* options, xhal_instance_t* out_instance) {
+  xhal_instance_options_t defaults;
+  if (!out_instance) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_instance is NULL");
+  }
+  *out_instance = NULL;
+  if (!options) {
+    xhal_instance_options_default(&defaults);
+    options = &defaults;
+  }
+  xhal_status_t status = check_options(options);
+  if (status != XHAL_OK) return status;
+
+  xhal_instance_t instance = (xhal_instance_t)object_new(
+      NULL, OBJ_INSTANCE, sizeof(struct xhal_instance));
+  if (!instance) {
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY, "instance allocation failed");
+  }
+  pthread_mutex_init(&instance->lock, NULL);
+  registry_init(&instance->registry);
+  instance->log_level = options->ignore_environment
+                            ? options->log_level
+                            : env_log_level(options->log_level);
+  const char* validation =
+      options->ignore_environment ? NULL : secure_getenv("XHAL_VALIDATION");
+  instance->validation =
+      options->validation || (validation && strcmp(validation, "1") == 0);
+
+  status = loader_load_all(instance, options);
+  if (status != XHAL_OK) {
+    xhal_instance_release(instance);
+    return status;
+  }
+  *out_instance = instance;
+  return XHAL_OK;
+}
+
+XHAL_API void xhal_instance_retain(xhal_instance_t instance) {
+  if (object_check(instance, OBJ_INSTANCE, "instance") == XHAL_OK) {
+    object_retain(instance);
+  }
+}
+
+XHAL_API void xhal_instance_release(xhal_instance_t instance) {
+  if (!instance) return;
+  if (object_check(instance, OBJ_INSTANCE, "instance") != XHAL_OK) return;
+  if (!object_unref(instance)) return;
+  loader_unload_all(instance);
+  registry_destroy(&instance->registry);
+  object_free_lists_drain(instance);
+  pthread_mutex_destroy(&instance->lock);
+  object_free(instance, OBJ_INSTANCE);
+}
+
+XHAL_API xhal_status_t xhal_instance_plugin_count(xhal_instance_t instance,
+                                                  uint32_t* out_count) {
+  xhal_status_t status = object_check(instance, OBJ_INSTANCE, "instance");
+  if (status != XHAL_OK) return status;
+  if (!out_count) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_count is NULL");
+  }
+  *out_count = instance->plugin_count;
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_instance_plugin_info(xhal_instance_t instance,
+                                                 uint32_t index,
+                                                 xhal_plugin_info_t* out_info) {
+  xhal_status_t status = object_check(instance, OBJ_INSTANCE, "instance");
+  if (status != XHAL_OK) return status;
+  if (!out_info) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_info is NULL");
+  }
+  if (index >= instance->plugin_count) {
+    return error_set(XHAL_ERROR_OUT_OF_RANGE,
+                     "plugin index %u is past the plugin count %u", index,
+                     instance->plugin_count);
+  }
+  *out_info = instance->plugins[index]->info;
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_instance_device_count(xhal_instance_t instance,
+                                                  uint32_t* out_count) {
+  xhal_status_t status = object_check(instance, OBJ_INSTANCE, "instance");
+  if (status != XHAL_OK) return status;
+  if (!out_count) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_count is NULL");
+  }
+  *out_count = instance->device_count;
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_instance_device(xhal_instance_t instance,
+                                            uint32_t index,
+                                            xhal_device_t* out_device) {
+  xhal_status_t status = object_check(instance, OBJ_INSTANCE, "instance");
+  if (status != XHAL_OK) return status;
+  if (!out_device) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_device is NULL");
+  }
+  if (index >= instance->device_count) {
+    return error_set(XHAL_ERROR_OUT_OF_RANGE,
+                     "device index %u is past the device count %u", index,
+                     instance->device_count);
+  }
+  *out_device = instance->devices[index];
+  return XHAL_OK;
+}

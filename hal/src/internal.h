@@ -1,0 +1,212 @@
+/*
+ * internal.h - libxhal's object layouts and shared helpers. Not installed.
+ *
+ * Every handle starts with an xhal_object_t header: a type tag, an atomic
+ * reference count and the owning instance. A released object's tag is
+ * poisoned and its memory parked on the instance's free list for its type,
+ * so a stale handle is answered with XHAL_ERROR_INVALID_HANDLE instead of a
+ * read of freed memory. Parked memory is reused for new objects of the same
+ * type unless the validation layer is on (then it is kept until the
+ * instance dies, so every stale handle is caught).
+ */
+#ifndef XHAL_HAL_INTERNAL_H_
+#define XHAL_HAL_INTERNAL_H_
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <xhal/xhal.h>
+
+#include "error.h"
+
+/* Type tags. The low byte is the type; a released object carries the
+ * tag's complement. */
+typedef enum object_type {
+  OBJ_INSTANCE = 0x58480001u,
+  OBJ_BUFFER = 0x58480002u,
+  OBJ_STREAM = 0x58480003u,
+  OBJ_EVENT = 0x58480004u,
+  OBJ_PROGRAM = 0x58480005u,
+  OBJ_KERNEL = 0x58480006u,
+  OBJ_DEVICE = 0x58480007u,
+  OBJ_OP_IMPL = 0x58480008u,
+} object_type_t;
+#define OBJ_TYPE_SLOTS 9
+
+typedef struct xhal_object {
+  atomic_uint tag;
+  atomic_uint refs;
+  struct xhal_instance* instance;
+  struct xhal_object* next_free;
+} xhal_object_t;
+
+/* One plugin the instance considered, loaded or not. */
+typedef struct plugin {
+  struct xhal_instance* instance;
+  uint32_t index;
+  void* dl;
+  xhal_plugin_dispatch_t table; /* zero-extended copy of the plugin's */
+  xhal_plugin_context_t context;
+  xhal_host_services_t host; /* host_context points back here */
+  xhal_plugin_info_t info;
+  uint32_t first_device; /* index of its first device in the instance */
+  uint32_t initialized;  /* init() succeeded: shutdown() is owed */
+} plugin_t;
+
+struct xhal_device {
+  xhal_object_t obj;
+  plugin_t* plugin;
+  uint32_t plugin_device_index;
+  xhal_plugin_device_t handle;
+  xhal_device_properties_t props;
+  atomic_uint lost;
+  /* Lazily made stream for host-staged copies (guarded by staging_lock). */
+  pthread_mutex_t staging_lock;
+  xhal_plugin_stream_t staging_stream;
+};
+
+struct xhal_buffer {
+  xhal_object_t obj;
+  xhal_device_t device;
+  struct xhal_buffer* root; /* NULL for an allocation, the owner for views */
+  xhal_plugin_buffer_t handle;
+  uint64_t offset; /* from the start of the root allocation */
+  uint64_t size;
+  uint32_t memory_flags;
+  /* Live mappings (root only), guarded by the instance lock. */
+  uint32_t map_count;
+  void* maps[8];
+};
+
+struct xhal_stream {
+  xhal_object_t obj;
+  xhal_device_t device;
+  xhal_plugin_stream_t handle;
+  /* Serialises entries on this stream, as the plugin ABI promises. */
+  pthread_mutex_t lock;
+};
+
+struct xhal_event {
+  xhal_object_t obj;
+  xhal_device_t device;
+  xhal_plugin_event_t handle;
+  atomic_uint recorded;
+};
+
+struct xhal_program {
+  xhal_object_t obj;
+  xhal_device_t device;
+  xhal_plugin_program_t handle;
+};
+
+struct xhal_kernel {
+  xhal_object_t obj;
+  xhal_program_t program;
+  xhal_plugin_kernel_t handle;
+};
+
+struct xhal_op_impl {
+  xhal_object_t obj;
+  xhal_op_t op;
+  int32_t priority;
+  uint32_t num_dtypes;
+  xhal_dtype_t dtypes[XHAL_MAX_OP_INPUTS + XHAL_MAX_OP_OUTPUTS];
+  char name[XHAL_NAME_MAX];
+  void* user_data;
+  /* Plugin implementations: bound to a plugin and a device index. */
+  plugin_t* plugin;
+  uint32_t plugin_device_index;
+  xhal_plugin_op_impl_t pimpl;
+  /* Framework implementations: bound to a device or to all (NULL). */
+  xhal_device_t device;
+  xhal_op_impl_desc_t fimpl;
+  uint64_t sequence; /* registration order, breaks priority ties */
+};
+
+typedef struct registry {
+  pthread_rwlock_t lock;
+  struct xhal_op_impl** impls; /* sorted: priority desc, then sequence */
+  uint32_t count;
+  uint32_t capacity;
+  uint64_t next_sequence;
+} registry_t;
+
+struct xhal_instance {
+  xhal_object_t obj;
+  pthread_mutex_t lock;
+  xhal_log_level_t log_level;
+  uint32_t validation;
+  plugin_t** plugins;
+  uint32_t plugin_count;
+  struct xhal_device** devices;
+  uint32_t device_count;
+  registry_t registry;
+  xhal_object_t* free_lists[OBJ_TYPE_SLOTS];
+};
+
+/* ---------------------------------------------------------- objects */
+
+/* Allocates (or reuses) a zeroed object of `size` bytes with one
+ * reference; retains the instance unless type is OBJ_INSTANCE. */
+xhal_object_t* object_new(xhal_instance_t instance, object_type_t type,
+                          size_t size);
+/* Checks `obj` is a live object of `type`; sets the error otherwise. */
+xhal_status_t object_check(const void* obj, object_type_t type,
+                           const char* what);
+void object_retain(void* obj);
+/* Drops one reference; returns 1 when it was the last (the caller then
+ * destroys the object's contents and calls object_free). */
+int object_unref(void* obj);
+/* Poisons the tag and parks the memory; releases the instance ref. */
+void object_free(void* obj, object_type_t type);
+/* Frees every parked object of the instance (at instance destruction). */
+void object_free_lists_drain(xhal_instance_t instance);
+
+/* ---------------------------------------------------------- logging */
+
+void hal_log(xhal_instance_t instance, xhal_log_level_t level, const char* fmt,
+             ...) __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------- plugins */
+
+/* Discovers and loads plugins per the options (plugin_loader.c). */
+xhal_status_t loader_load_all(xhal_instance_t instance,
+                              const xhal_instance_options_t* options);
+/* Closes devices, shuts plugins down, unloads them. */
+void loader_unload_all(xhal_instance_t instance);
+
+/* Result of a plugin entry: on failure, makes sure the thread's message
+ * says which plugin and entry failed (keeping the plugin's own message
+ * when it set one). Returns `status`. */
+xhal_status_t plugin_result(const plugin_t* plugin, const char* entry,
+                            xhal_status_t status);
+
+/* ---------------------------------------------------------- devices */
+
+xhal_status_t device_check(xhal_device_t device, const char* what);
+void device_destroy(xhal_device_t device);
+
+/* ---------------------------------------------------------- buffers */
+
+/* Checks [offset, offset+size) lies in `buffer`; sets the error naming
+ * `what`. size may be 0 only when allow_empty. */
+xhal_status_t buffer_check_range(xhal_buffer_t buffer, uint64_t offset,
+                                 uint64_t size, const char* what,
+                                 int allow_empty);
+
+/* ---------------------------------------------------------- registry */
+
+void registry_init(registry_t* registry);
+void registry_destroy(registry_t* registry);
+/* Removes a plugin's implementations (its init failed). */
+void registry_remove_plugin(registry_t* registry, const plugin_t* plugin);
+xhal_status_t registry_add_plugin_impl(plugin_t* plugin,
+                                       const xhal_plugin_op_impl_t* impl);
+
+/* ---------------------------------------------------------- helpers */
+
+static inline int add_overflows(uint64_t a, uint64_t b, uint64_t* out) {
+  return __builtin_add_overflow(a, b, out);
+}
+
+#endif /* XHAL_HAL_INTERNAL_H_ */

@@ -1,0 +1,492 @@
+/*
+ * kernel_registry.c - the kernel registry: (operator, dtype signature,
+ * device) -> implementation, lookup, selection over a device preference
+ * list with CPU fallback, and operator enqueue.
+ *
+ * Order: higher priority first; among equal priorities the most recently
+ * registered wins, so a framework can override a plugin's kernel at the
+ * same priority. Lookups take a read lock; registration a write lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "op_catalog.h"
+
+void registry_init(registry_t* registry) {
+  memset(registry, 0, sizeof(*registry));
+  pthread_rwlock_init(&registry->lock, NULL);
+}
+
+void registry_destroy(registry_t* registry) {
+  for (uint32_t i = 0; i < registry->count; ++i) {
+    object_free(registry->impls[i], OBJ_OP_IMPL);
+  }
+  free(registry->impls);
+  pthread_rwlock_destroy(&registry->lock);
+  memset(registry, 0, sizeof(*registry));
+}
+
+void registry_remove_plugin(registry_t* registry, const plugin_t* plugin) {
+  pthread_rwlock_wrlock(&registry->lock);
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < registry->count; ++i) {
+    struct xhal_op_impl* impl = registry->impls[i];
+    if (impl->plugin == plugin) {
+      object_free(impl, OBJ_OP_IMPL);
+    } else {
+      registry->impls[kept++] = impl;
+    }
+  }
+  registry->count = kept;
+  pthread_rwlock_unlock(&registry->lock);
+}
+
+/* 1 if a sorts before b. */
+static int ranks_before(const struct xhal_op_impl* a,
+                        const struct xhal_op_impl* b) {
+  if (a->priority != b->priority) return a->priority > b->priority;
+  return a->sequence > b->sequence;
+}
+
+static xhal_status_t insert(registry_t* registry, struct xhal_op_impl* impl) {
+  pthread_rwlock_wrlock(&registry->lock);
+  if (registry->count == registry->capacity) {
+    uint32_t capacity = registry->capacity ? registry->capacity * 2u : 64u;
+    struct xhal_op_impl** grown =
+        realloc(registry->impls, capacity * sizeof(*grown));
+    if (!grown) {
+      pthread_rwlock_unlock(&registry->lock);
+      return error_set(XHAL_ERROR_OUT_OF_MEMORY, "registry growth failed");
+    }
+    registry->impls = grown;
+    registry->capacity = capacity;
+  }
+  impl->sequence = registry->next_sequence++;
+  uint32_t at = registry->count;
+  while (at > 0 && ranks_before(impl, registry->impls[at - 1])) {
+    registry->impls[at] = registry->impls[at - 1];
+    --at;
+  }
+  registry->impls[at] = impl;
+  registry->count++;
+  pthread_rwlock_unlock(&registry->lock);
+  return XHAL_OK;
+}
+
+static xhal_status_t check_signature(xhal_op_t op, uint32_t num_dtypes,
+                                     const xhal_dtype_t* dtypes) {
+  if (!op_catalog_known(op) && op < XHAL_OP_CUSTOM_BASE) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "op %u is neither a catalog op nor a custom id (>= "
+                     "XHAL_OP_CUSTOM_BASE)",
+                     op);
+  }
+  if (num_dtypes < 1 || num_dtypes > XHAL_MAX_OP_INPUTS + XHAL_MAX_OP_OUTPUTS) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "num_dtypes %u is not 1..%d",
+                     num_dtypes, XHAL_MAX_OP_INPUTS + XHAL_MAX_OP_OUTPUTS);
+  }
+  for (uint32_t i = 0; i < num_dtypes; ++i) {
+    if (dtypes[i] == XHAL_DTYPE_INVALID || dtypes[i] >= XHAL_DTYPE_COUNT) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "dtypes[%u] = %u is not a known dtype", i, dtypes[i]);
+    }
+  }
+  return XHAL_OK;
+}
+
+xhal_status_t registry_add_plugin_impl(plugin_t* plugin,
+                                       const xhal_plugin_op_impl_t* desc) {
+  if (!desc || desc->struct_size < sizeof(*desc) || !desc->enqueue) {
+    error_set_from_plugin(plugin->info.name, XHAL_ERROR_INVALID_ARGUMENT,
+                          "register_op_impl: NULL record, short struct_size "
+                          "or NULL enqueue");
+    return XHAL_ERROR_INVALID_ARGUMENT;
+  }
+  xhal_status_t status =
+      check_signature(desc->op, desc->num_dtypes, desc->dtypes);
+  if (status != XHAL_OK) return status;
+  struct xhal_op_impl* impl = (struct xhal_op_impl*)object_new(
+      plugin->instance, OBJ_OP_IMPL, sizeof(struct xhal_op_impl));
+  if (!impl) return error_set(XHAL_ERROR_OUT_OF_MEMORY, "registry entry");
+  impl->op = desc->op;
+  impl->priority = desc->priority;
+  impl->num_dtypes = desc->num_dtypes;
+  memcpy(impl->dtypes, desc->dtypes, sizeof(impl->dtypes));
+  snprintf(impl->name, sizeof(impl->name), "%s",
+           desc->name ? desc->name : "unnamed");
+  impl->user_data = desc->user_data;
+  impl->plugin = plugin;
+  impl->plugin_device_index = desc->device_index;
+  impl->pimpl = *desc;
+  status = insert(&plugin->instance->registry, impl);
+  if (status != XHAL_OK) object_free(impl, OBJ_OP_IMPL);
+  return status;
+}
+
+XHAL_API xhal_status_t xhal_registry_register(xhal_instance_t instance,
+                                              const xhal_op_impl_desc_t* desc,
+                                              xhal_op_impl_t* out_impl) {
+  xhal_status_t status = object_check(instance, OBJ_INSTANCE, "instance");
+  if (status != XHAL_OK) return status;
+  if (out_impl) *out_impl = NULL;
+  if (!desc || desc->struct_size < sizeof(*desc)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "desc is NULL or its struct_size is too small");
+  }
+  if (!desc->enqueue || !desc->name) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "desc->%s is NULL",
+                     !desc->enqueue ? "enqueue" : "name");
+  }
+  if (desc->device) {
+    status = object_check(desc->device, OBJ_DEVICE, "desc->device");
+    if (status != XHAL_OK) return status;
+    if (desc->device->obj.instance != instance) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "desc->device belongs to another instance");
+    }
+  }
+  status = check_signature(desc->op, desc->num_dtypes, desc->dtypes);
+  if (status != XHAL_OK) return status;
+  struct xhal_op_impl* impl = (struct xhal_op_impl*)object_new(
+      instance, OBJ_OP_IMPL, sizeof(struct xhal_op_impl));
+  if (!impl) return error_set(XHAL_ERROR_OUT_OF_MEMORY, "registry entry");
+  impl->op = desc->op;
+  impl->priority = desc->priority;
+  impl->num_dtypes = desc->num_dtypes;
+  memcpy(impl->dtypes, desc->dtypes, sizeof(impl->dtypes));
+  snprintf(impl->name, sizeof(impl->name), "%s", desc->name);
+  impl->user_data = desc->user_data;
+  impl->device = desc->device;
+  impl->fimpl = *desc;
+  impl->fimpl.name = impl->name;
+  status = insert(&instance->registry, impl);
+  if (status != XHAL_OK) {
+    object_free(impl, OBJ_OP_IMPL);
+    return status;
+  }
+  if (out_impl) *out_impl = impl;
+  return XHAL_OK;
+}
+
+/* ------------------------------------------------------------ calls */
+
+XHAL_API void xhal_op_call_init(xhal_op_call_t* call, xhal_op_t op) {
+  if (!call) return;
+  memset(call, 0, sizeof(*call));
+  call->struct_size = (uint32_t)sizeof(*call);
+  call->op = op;
+  call->num_outputs = 1;
+  xhal_op_attrs_default(&call->attrs);
+}
+
+static xhal_status_t check_call(const xhal_op_call_t* call) {
+  if (!call || call->struct_size < sizeof(*call)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "call is NULL or its struct_size is too small (call "
+                     "xhal_op_call_init)");
+  }
+  if (call->num_inputs > XHAL_MAX_OP_INPUTS ||
+      call->num_outputs > XHAL_MAX_OP_OUTPUTS) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "call has %u inputs and %u outputs (at most %d and %d)",
+                     call->num_inputs, call->num_outputs, XHAL_MAX_OP_INPUTS,
+                     XHAL_MAX_OP_OUTPUTS);
+  }
+  xhal_tensor_desc_t inputs[XHAL_MAX_OP_INPUTS];
+  xhal_tensor_desc_t outputs[XHAL_MAX_OP_OUTPUTS];
+  for (uint32_t i = 0; i < call->num_inputs; ++i) {
+    inputs[i] = call->inputs[i].desc;
+  }
+  for (uint32_t i = 0; i < call->num_outputs; ++i) {
+    outputs[i] = call->outputs[i].desc;
+  }
+  char msg[512];
+  xhal_status_t status =
+      op_catalog_check(call->op, call->num_inputs, inputs, call->num_outputs,
+                       outputs, &call->attrs, msg, sizeof(msg));
+  if (status != XHAL_OK) return error_set(status, "%s", msg);
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_op_validate(const xhal_op_call_t* call) {
+  return check_call(call);
+}
+
+/* Translates a call for a plugin; buffers may be NULL (lookups). */
+static void to_plugin_call(const xhal_op_call_t* call,
+                           xhal_plugin_op_call_t* out) {
+  out->struct_size = (uint32_t)sizeof(*out);
+  out->op = call->op;
+  out->num_inputs = call->num_inputs;
+  out->num_outputs = call->num_outputs;
+  out->attrs = call->attrs;
+  for (uint32_t i = 0; i < XHAL_MAX_OP_INPUTS; ++i) {
+    const xhal_tensor_t* t = &call->inputs[i];
+    out->inputs[i].desc = t->desc;
+    out->inputs[i].buffer = t->buffer ? t->buffer->handle : NULL;
+    out->inputs[i].offset = t->offset + (t->buffer ? t->buffer->offset : 0);
+  }
+  for (uint32_t i = 0; i < XHAL_MAX_OP_OUTPUTS; ++i) {
+    const xhal_tensor_t* t = &call->outputs[i];
+    out->outputs[i].desc = t->desc;
+    out->outputs[i].buffer = t->buffer ? t->buffer->handle : NULL;
+    out->outputs[i].offset = t->offset + (t->buffer ? t->buffer->offset : 0);
+  }
+}
+
+static int dtypes_match(const struct xhal_op_impl* impl,
+                        const xhal_op_call_t* call) {
+  uint32_t sig_inputs = impl->num_dtypes - call->num_outputs;
+  if (impl->num_dtypes < call->num_outputs || call->num_inputs > sig_inputs) {
+    return 0;
+  }
+  for (uint32_t i = 0; i < call->num_inputs; ++i) {
+    if (impl->dtypes[i] != call->inputs[i].desc.dtype) return 0;
+  }
+  for (uint32_t i = 0; i < call->num_outputs; ++i) {
+    if (impl->dtypes[sig_inputs + i] != call->outputs[i].desc.dtype) return 0;
+  }
+  return 1;
+}
+
+static int bound_to(const struct xhal_op_impl* impl, xhal_device_t device) {
+  if (impl->plugin) {
+    return impl->plugin == device->plugin &&
+           (impl->plugin_device_index == XHAL_PLUGIN_ALL_DEVICES ||
+            impl->plugin_device_index == device->plugin_device_index);
+  }
+  return impl->device == NULL || impl->device == device;
+}
+
+/* 1 if `impl` can run `call` on `device`. */
+static int impl_takes(const struct xhal_op_impl* impl, xhal_device_t device,
+                      const xhal_op_call_t* call) {
+  if (impl->op != call->op || !bound_to(impl, device) ||
+      !dtypes_match(impl, call)) {
+    return 0;
+  }
+  if (impl->plugin) {
+    if (!impl->pimpl.supports) return 1;
+    xhal_plugin_op_call_t pcall;
+    to_plugin_call(call, &pcall);
+    return impl->pimpl.supports(impl->user_data, device->handle, &pcall) ==
+           XHAL_OK;
+  }
+  if (!impl->fimpl.supports) return 1;
+  return impl->fimpl.supports(impl->user_data, device, call) == XHAL_OK;
+}
+
+static struct xhal_op_impl* find(xhal_device_t device,
+                                 const xhal_op_call_t* call) {
+  registry_t* registry = &device->obj.instance->registry;
+  struct xhal_op_impl* found = NULL;
+  pthread_rwlock_rdlock(&registry->lock);
+  for (uint32_t i = 0; i < registry->count && !found; ++i) {
+    if (impl_takes(registry->impls[i], device, call)) {
+      found = registry->impls[i];
+    }
+  }
+  pthread_rwlock_unlock(&registry->lock);
+  return found;
+}
+
+XHAL_API xhal_status_t xhal_registry_lookup(xhal_device_t device,
+                                            const xhal_op_call_t* call,
+                                            xhal_op_impl_t* out_impl) {
+  xhal_status_t status = device_check(device, "device");
+  if (status != XHAL_OK) return status;
+  if (!out_impl)
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_impl is NULL");
+  *out_impl = NULL;
+  status = check_call(call);
+  if (status != XHAL_OK) return status;
+  struct xhal_op_impl* impl = find(device, call);
+  if (!impl) {
+    const char* name = op_catalog_name(call->op);
+    return error_set(XHAL_ERROR_NOT_FOUND,
+                     "no implementation of %s (op %u) for this call on "
+                     "device '%s'",
+                     name ? name : "custom op", call->op, device->props.name);
+  }
+  *out_impl = impl;
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_registry_select(xhal_instance_t instance,
+                                            const xhal_op_call_t* call,
+                                            const xhal_device_t* preference,
+                                            uint32_t preference_count,
+                                            xhal_device_t* out_device,
+                                            xhal_op_impl_t* out_impl) {
+  xhal_status_t status = object_check(instance, OBJ_INSTANCE, "instance");
+  if (status != XHAL_OK) return status;
+  if (!out_device || !out_impl) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                     !out_device ? "out_device" : "out_impl");
+  }
+  *out_device = NULL;
+  *out_impl = NULL;
+  if (preference_count && !preference) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "preference is NULL with a count of %u", preference_count);
+  }
+  status = check_call(call);
+  if (status != XHAL_OK) return status;
+  for (uint32_t i = 0; i < preference_count; ++i) {
+    xhal_device_t device = preference[i];
+    status = object_check(device, OBJ_DEVICE, "preference entry");
+    if (status != XHAL_OK) return status;
+    if (device->obj.instance != instance) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "preference[%u] belongs to another instance", i);
+    }
+    if (atomic_load(&device->lost)) continue;
+    struct xhal_op_impl* impl = find(device, call);
+    if (impl) {
+      *out_device = device;
+      *out_impl = impl;
+      return XHAL_OK;
+    }
+  }
+  /* The fallback: the first CPU device that takes the call. */
+  for (uint32_t i = 0; i < instance->device_count; ++i) {
+    xhal_device_t device = instance->devices[i];
+    if (device->props.kind != XHAL_DEVICE_KIND_CPU ||
+        atomic_load(&device->lost))
+      continue;
+    struct xhal_op_impl* impl = find(device, call);
+    if (impl) {
+      *out_device = device;
+      *out_impl = impl;
+      return XHAL_OK;
+    }
+  }
+  const char* name = op_catalog_name(call->op);
+  return error_set(XHAL_ERROR_NOT_FOUND,
+                   "no preferred device and no CPU device can run %s (op %u)",
+                   name ? name : "custom op", call->op);
+}
+
+XHAL_API xhal_status_t xhal_op_impl_info(xhal_op_impl_t impl,
+                                         xhal_op_impl_info_t* out_info) {
+  xhal_status_t status = object_check(impl, OBJ_OP_IMPL, "impl");
+  if (status != XHAL_OK) return status;
+  if (!out_info)
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_info is NULL");
+  memset(out_info, 0, sizeof(*out_info));
+  out_info->struct_size = (uint32_t)sizeof(*out_info);
+  out_info->op = impl->op;
+  out_info->priority = impl->priority;
+  out_info->from_plugin = impl->plugin != NULL;
+  out_info->device = impl->device;
+  if (impl->plugin && impl->plugin_device_index != XHAL_PLUGIN_ALL_DEVICES) {
+    xhal_instance_t instance = impl->obj.instance;
+    for (uint32_t i = 0; i < instance->device_count; ++i) {
+      if (bound_to(impl, instance->devices[i])) {
+        out_info->device = instance->devices[i];
+        break;
+      }
+    }
+  }
+  snprintf(out_info->name, sizeof(out_info->name), "%s", impl->name);
+  return XHAL_OK;
+}
+
+/* Checks one tensor operand's buffer for an enqueue on `stream`. */
+static xhal_status_t tensor_check(xhal_stream_t stream, const xhal_tensor_t* t,
+                                  const char* what, uint32_t index) {
+  if (object_check(t->buffer, OBJ_BUFFER, "tensor buffer") != XHAL_OK) {
+    return error_set(XHAL_ERROR_INVALID_HANDLE,
+                     "%s %u: buffer is NULL or not a live buffer", what, index);
+  }
+  if (t->buffer->device != stream->device) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "%s %u: buffer lives on device '%s', the stream on '%s'",
+                     what, index, t->buffer->device->props.name,
+                     stream->device->props.name);
+  }
+  uint32_t elem = xhal_dtype_size(t->desc.dtype);
+  uint64_t bytes = elem;
+  for (uint32_t d = 0; d < t->desc.rank && d < XHAL_MAX_RANK; ++d) {
+    if (__builtin_mul_overflow(bytes, t->desc.dims[d], &bytes)) {
+      return error_set(XHAL_ERROR_OUT_OF_RANGE,
+                       "%s %u: tensor byte size overflows", what, index);
+    }
+  }
+  if (elem && t->offset % elem) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "%s %u: offset %llu is not a multiple of the element "
+                     "size %u",
+                     what, index, (unsigned long long)t->offset, elem);
+  }
+  xhal_status_t status =
+      buffer_check_range(t->buffer, t->offset, bytes, what, 1);
+  if (status != XHAL_OK) {
+    return error_set(status,
+                     "%s %u: %llu bytes at offset %llu do not fit "
+                     "in the buffer's %llu bytes",
+                     what, index, (unsigned long long)bytes,
+                     (unsigned long long)t->offset,
+                     (unsigned long long)t->buffer->size);
+  }
+  return XHAL_OK;
+}
+
+static uint64_t numel(const xhal_tensor_desc_t* desc) {
+  uint64_t n = 1;
+  for (uint32_t d = 0; d < desc->rank; ++d) n *= desc->dims[d];
+  return n;
+}
+
+XHAL_API xhal_status_t xhal_stream_enqueue_op(xhal_stream_t stream,
+                                              xhal_op_impl_t impl,
+                                              const xhal_op_call_t* call) {
+  xhal_status_t status = object_check(stream, OBJ_STREAM, "stream");
+  if (status != XHAL_OK) return status;
+  xhal_device_t device = stream->device;
+  status = device_check(device, "stream's device");
+  if (status != XHAL_OK) return status;
+  status = check_call(call);
+  if (status != XHAL_OK) return status;
+  for (uint32_t i = 0; i < call->num_inputs; ++i) {
+    status = tensor_check(stream, &call->inputs[i], "input", i);
+    if (status != XHAL_OK) return status;
+  }
+  for (uint32_t i = 0; i < call->num_outputs; ++i) {
+    status = tensor_check(stream, &call->outputs[i], "output", i);
+    if (status != XHAL_OK) return status;
+  }
+  if (impl) {
+    status = object_check(impl, OBJ_OP_IMPL, "impl");
+    if (status != XHAL_OK) return status;
+    if (!impl_takes(impl, device, call)) {
+      return error_set(XHAL_ERROR_UNSUPPORTED,
+                       "implementation '%s' does not take this call on "
+                       "device '%s'",
+                       impl->name, device->props.name);
+    }
+  } else {
+    impl = find(device, call);
+    if (!impl) {
+      const char* name = op_catalog_name(call->op);
+      return error_set(XHAL_ERROR_NOT_FOUND,
+                       "no implementation of %s (op %u) for this call on "
+                       "device '%s'",
+                       name ? name : "custom op", call->op, device->props.name);
+    }
+  }
+  /* Nothing to compute: implementations never see empty outputs. */
+  if (call->num_outputs && numel(&call->outputs[0].desc) == 0) return XHAL_OK;
+  if (!impl->plugin) {
+    /* It enqueues through the public API, which takes the stream lock. */
+    return impl->fimpl.enqueue(impl->user_data, stream, call);
+  }
+  xhal_plugin_op_call_t pcall;
+  to_plugin_call(call, &pcall);
+  pthread_mutex_lock(&stream->lock);
+  status = impl->pimpl.enqueue(impl->user_data, stream->handle, &pcall);
+  pthread_mutex_unlock(&stream->lock);
+  return plugin_result(impl->plugin, impl->name, status);
+}

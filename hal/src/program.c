@@ -1,0 +1,231 @@
+/*
+ * program.c - programs built from source, their kernels, and kernel
+ * launches with arguments passed at launch.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Launch arguments are translated on the stack: no allocation per launch. */
+enum { kMaxKernelArgs = 64 };
+
+XHAL_API void xhal_program_desc_default(xhal_program_desc_t* desc) {
+  if (!desc) return;
+  memset(desc, 0, sizeof(*desc));
+  desc->struct_size = (uint32_t)sizeof(*desc);
+  desc->language = XHAL_KERNEL_LANGUAGE_OPENCL_C;
+}
+
+static uint32_t language_cap(xhal_kernel_language_t language) {
+  return language == XHAL_KERNEL_LANGUAGE_OPENCL_C
+             ? (uint32_t)XHAL_CAP_KERNEL_LANG_OPENCL_C
+             : 0u;
+}
+
+XHAL_API xhal_status_t xhal_program_build(xhal_device_t device,
+                                          const xhal_program_desc_t* desc,
+                                          xhal_program_t* out_program) {
+  xhal_status_t status = device_check(device, "device");
+  if (status != XHAL_OK) return status;
+  if (!out_program) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_program is NULL");
+  }
+  *out_program = NULL;
+  if (!desc || desc->struct_size < sizeof(*desc)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "desc is NULL or its struct_size is too small (call "
+                     "xhal_program_desc_default)");
+  }
+  if (!desc->source) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "desc->source is NULL");
+  }
+  if (desc->log && desc->log_capacity) desc->log[0] = '\0';
+  uint32_t cap = language_cap(desc->language);
+  const plugin_t* plugin = device->plugin;
+  if (!cap || !(device->props.capabilities & cap) ||
+      !plugin->table.program_build) {
+    return error_set(XHAL_ERROR_UNSUPPORTED,
+                     "device '%s' cannot build programs in language %u",
+                     device->props.name, desc->language);
+  }
+  xhal_program_t program = (xhal_program_t)object_new(
+      device->obj.instance, OBJ_PROGRAM, sizeof(struct xhal_program));
+  if (!program) {
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY, "program allocation failed");
+  }
+  xhal_plugin_program_desc_t pdesc = {
+      .struct_size = (uint32_t)sizeof(pdesc),
+      .language = desc->language,
+      .source = desc->source,
+      .source_size = desc->source_size ? desc->source_size
+                                       : (uint64_t)strlen(desc->source),
+      .options = desc->options,
+      .log = desc->log,
+      .log_capacity = desc->log ? desc->log_capacity : 0,
+  };
+  status =
+      plugin->table.program_build(device->handle, &pdesc, &program->handle);
+  if (status != XHAL_OK) {
+    object_free(program, OBJ_PROGRAM);
+    return plugin_result(plugin, "program_build", status);
+  }
+  program->device = device;
+  *out_program = program;
+  return XHAL_OK;
+}
+
+XHAL_API void xhal_program_release(xhal_program_t program) {
+  if (!program || object_check(program, OBJ_PROGRAM, "program") != XHAL_OK) {
+    return;
+  }
+  if (!object_unref(program)) return;
+  const plugin_t* plugin = program->device->plugin;
+  if (plugin->table.program_destroy) {
+    plugin->table.program_destroy(program->handle);
+  }
+  object_free(program, OBJ_PROGRAM);
+}
+
+XHAL_API xhal_status_t xhal_kernel_create(xhal_program_t program,
+                                          const char* name,
+                                          xhal_kernel_t* out_kernel) {
+  xhal_status_t status = object_check(program, OBJ_PROGRAM, "program");
+  if (status != XHAL_OK) return status;
+  if (!name || !out_kernel) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                     !name ? "name" : "out_kernel");
+  }
+  *out_kernel = NULL;
+  const plugin_t* plugin = program->device->plugin;
+  if (!plugin->table.kernel_create) {
+    return error_set(XHAL_ERROR_UNSUPPORTED, "plugin '%s' has no kernels",
+                     plugin->info.name);
+  }
+  xhal_kernel_t kernel = (xhal_kernel_t)object_new(
+      program->obj.instance, OBJ_KERNEL, sizeof(struct xhal_kernel));
+  if (!kernel) {
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY, "kernel allocation failed");
+  }
+  status = plugin->table.kernel_create(program->handle, name, &kernel->handle);
+  if (status != XHAL_OK) {
+    object_free(kernel, OBJ_KERNEL);
+    return plugin_result(plugin, "kernel_create", status);
+  }
+  object_retain(program);
+  kernel->program = program;
+  *out_kernel = kernel;
+  return XHAL_OK;
+}
+
+XHAL_API void xhal_kernel_release(xhal_kernel_t kernel) {
+  if (!kernel || object_check(kernel, OBJ_KERNEL, "kernel") != XHAL_OK) return;
+  if (!object_unref(kernel)) return;
+  xhal_program_t program = kernel->program;
+  const plugin_t* plugin = program->device->plugin;
+  if (plugin->table.kernel_destroy)
+    plugin->table.kernel_destroy(kernel->handle);
+  object_free(kernel, OBJ_KERNEL);
+  xhal_program_release(program);
+}
+
+static xhal_status_t check_launch(const xhal_launch_t* launch) {
+  if (!launch || launch->struct_size < sizeof(*launch)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "launch is NULL or its struct_size is too small");
+  }
+  if (launch->work_dim < 1 || launch->work_dim > 3) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "launch->work_dim %u is not 1..3", launch->work_dim);
+  }
+  int local_set = 0;
+  for (uint32_t d = 0; d < launch->work_dim; ++d) {
+    if (launch->global_size[d] == 0) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "launch->global_size[%u] is 0", d);
+    }
+    if (launch->local_size[d]) local_set = 1;
+  }
+  for (uint32_t d = 0; local_set && d < launch->work_dim; ++d) {
+    uint64_t local = launch->local_size[d];
+    if (local == 0 || launch->global_size[d] % local) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "launch->local_size[%u] %llu must be non-zero and "
+                       "divide global_size %llu",
+                       d, (unsigned long long)local,
+                       (unsigned long long)launch->global_size[d]);
+    }
+  }
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_stream_enqueue_kernel(xhal_stream_t stream,
+                                                  xhal_kernel_t kernel,
+                                                  const xhal_launch_t* launch,
+                                                  const xhal_kernel_arg_t* args,
+                                                  uint32_t num_args) {
+  xhal_status_t status = object_check(stream, OBJ_STREAM, "stream");
+  if (status != XHAL_OK) return status;
+  status = object_check(kernel, OBJ_KERNEL, "kernel");
+  if (status != XHAL_OK) return status;
+  status = device_check(stream->device, "stream's device");
+  if (status != XHAL_OK) return status;
+  if (kernel->program->device != stream->device) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "kernel was built for device '%s', the stream is on '%s'",
+                     kernel->program->device->props.name,
+                     stream->device->props.name);
+  }
+  status = check_launch(launch);
+  if (status != XHAL_OK) return status;
+  if (num_args > kMaxKernelArgs || (num_args && !args)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "num_args %u with args %p (at most %d arguments)",
+                     num_args, (const void*)args, kMaxKernelArgs);
+  }
+  xhal_plugin_kernel_arg_t pargs[kMaxKernelArgs];
+  for (uint32_t i = 0; i < num_args; ++i) {
+    const xhal_kernel_arg_t* a = &args[i];
+    memset(&pargs[i], 0, sizeof(pargs[i]));
+    pargs[i].kind = a->kind;
+    pargs[i].size = a->size;
+    switch (a->kind) {
+      case XHAL_KERNEL_ARG_BUFFER:
+        status = object_check(a->buffer, OBJ_BUFFER, "buffer argument");
+        if (status != XHAL_OK) return status;
+        if (a->buffer->device != stream->device) {
+          return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                           "argument %u: buffer lives on another device", i);
+        }
+        pargs[i].buffer = a->buffer->handle;
+        pargs[i].offset = a->buffer->offset;
+        pargs[i].range = a->buffer->size;
+        break;
+      case XHAL_KERNEL_ARG_SCALAR:
+        if (!a->value || a->size == 0) {
+          return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                           "argument %u: scalar needs a value and a size", i);
+        }
+        pargs[i].value = a->value;
+        break;
+      case XHAL_KERNEL_ARG_LOCAL:
+        if (a->size == 0) {
+          return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                           "argument %u: local memory size is 0", i);
+        }
+        break;
+      default:
+        return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                         "argument %u: unknown kind %u", i, a->kind);
+    }
+  }
+  const plugin_t* plugin = stream->device->plugin;
+  if (!plugin->table.enqueue_kernel) {
+    return error_set(XHAL_ERROR_UNSUPPORTED,
+                     "plugin '%s' cannot launch kernels", plugin->info.name);
+  }
+  pthread_mutex_lock(&stream->lock);
+  status = plugin->table.enqueue_kernel(stream->handle, kernel->handle, launch,
+                                        pargs, num_args);
+  pthread_mutex_unlock(&stream->lock);
+  return plugin_result(plugin, "enqueue_kernel", status);
+}

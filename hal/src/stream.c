@@ -1,0 +1,312 @@
+/*
+ * stream.c - in-order streams: transfers, fills, host functions, and
+ * copies across devices and plugins (staged through host memory when no
+ * peer path exists).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Staged copies move at most this much host memory at a time. */
+enum { kStagingChunk = 64u << 20 };
+
+XHAL_API xhal_status_t xhal_stream_create(xhal_device_t device,
+                                          xhal_stream_t* out_stream) {
+  xhal_status_t status = device_check(device, "device");
+  if (status != XHAL_OK) return status;
+  if (!out_stream) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_stream is NULL");
+  }
+  *out_stream = NULL;
+  xhal_stream_t stream = (xhal_stream_t)object_new(
+      device->obj.instance, OBJ_STREAM, sizeof(struct xhal_stream));
+  if (!stream) {
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY, "stream allocation failed");
+  }
+  status =
+      device->plugin->table.stream_create(device->handle, 0, &stream->handle);
+  if (status != XHAL_OK) {
+    object_free(stream, OBJ_STREAM);
+    return plugin_result(device->plugin, "stream_create", status);
+  }
+  stream->device = device;
+  pthread_mutex_init(&stream->lock, NULL);
+  *out_stream = stream;
+  return XHAL_OK;
+}
+
+XHAL_API void xhal_stream_retain(xhal_stream_t stream) {
+  if (object_check(stream, OBJ_STREAM, "stream") == XHAL_OK) {
+    object_retain(stream);
+  }
+}
+
+XHAL_API void xhal_stream_release(xhal_stream_t stream) {
+  if (!stream || object_check(stream, OBJ_STREAM, "stream") != XHAL_OK) return;
+  if (!object_unref(stream)) return;
+  stream->device->plugin->table.stream_destroy(stream->handle);
+  pthread_mutex_destroy(&stream->lock);
+  object_free(stream, OBJ_STREAM);
+}
+
+XHAL_API xhal_status_t xhal_stream_device(xhal_stream_t stream,
+                                          xhal_device_t* out_device) {
+  xhal_status_t status = object_check(stream, OBJ_STREAM, "stream");
+  if (status != XHAL_OK) return status;
+  if (!out_device) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_device is NULL");
+  }
+  *out_device = stream->device;
+  return XHAL_OK;
+}
+
+/* Checks the stream is usable for an enqueue. */
+static xhal_status_t stream_check(xhal_stream_t stream) {
+  xhal_status_t status = object_check(stream, OBJ_STREAM, "stream");
+  if (status != XHAL_OK) return status;
+  return device_check(stream->device, "stream's device");
+}
+
+/* Checks a buffer operand of a stream operation. */
+static xhal_status_t operand_check(xhal_stream_t stream, xhal_buffer_t buffer,
+                                   uint64_t offset, uint64_t size,
+                                   const char* what, int same_device) {
+  xhal_status_t status = object_check(buffer, OBJ_BUFFER, what);
+  if (status != XHAL_OK) return status;
+  if (same_device && buffer->device != stream->device) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "%s lives on device '%s', the stream on '%s'", what,
+                     buffer->device->props.name, stream->device->props.name);
+  }
+  return buffer_check_range(buffer, offset, size, what, 1);
+}
+
+XHAL_API xhal_status_t xhal_stream_enqueue_write(xhal_stream_t stream,
+                                                 xhal_buffer_t dst,
+                                                 uint64_t dst_offset,
+                                                 const void* src,
+                                                 uint64_t size) {
+  xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  status = operand_check(stream, dst, dst_offset, size, "dst", 1);
+  if (status != XHAL_OK) return status;
+  if (!src) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "src is NULL");
+  if (size == 0) return XHAL_OK;
+  const plugin_t* plugin = stream->device->plugin;
+  pthread_mutex_lock(&stream->lock);
+  status = plugin->table.enqueue_write(stream->handle, dst->handle,
+                                       dst->offset + dst_offset, src, size);
+  pthread_mutex_unlock(&stream->lock);
+  return plugin_result(plugin, "enqueue_write", status);
+}
+
+XHAL_API xhal_status_t xhal_stream_enqueue_read(xhal_stream_t stream,
+                                                xhal_buffer_t src,
+                                                uint64_t src_offset, void* dst,
+                                                uint64_t size) {
+  xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  status = operand_check(stream, src, src_offset, size, "src", 1);
+  if (status != XHAL_OK) return status;
+  if (!dst) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "dst is NULL");
+  if (size == 0) return XHAL_OK;
+  const plugin_t* plugin = stream->device->plugin;
+  pthread_mutex_lock(&stream->lock);
+  status = plugin->table.enqueue_read(stream->handle, src->handle,
+                                      src->offset + src_offset, dst, size);
+  pthread_mutex_unlock(&stream->lock);
+  return plugin_result(plugin, "enqueue_read", status);
+}
+
+XHAL_API xhal_status_t xhal_stream_synchronize(xhal_stream_t stream) {
+  xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  const plugin_t* plugin = stream->device->plugin;
+  status = plugin->table.stream_synchronize(stream->handle);
+  return plugin_result(plugin, "stream_synchronize", status);
+}
+
+XHAL_API xhal_status_t xhal_stream_flush(xhal_stream_t stream) {
+  xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  const plugin_t* plugin = stream->device->plugin;
+  if (!plugin->table.stream_flush) return XHAL_OK; /* nothing batched */
+  pthread_mutex_lock(&stream->lock);
+  status = plugin->table.stream_flush(stream->handle);
+  pthread_mutex_unlock(&stream->lock);
+  return plugin_result(plugin, "stream_flush", status);
+}
+
+/* The device's internal stream for staged copies; created on first use.
+ * Called with device->staging_lock held. */
+static xhal_status_t staging_stream(xhal_device_t device,
+                                    xhal_plugin_stream_t* out) {
+  if (!device->staging_stream) {
+    xhal_status_t status = device->plugin->table.stream_create(
+        device->handle, 0, &device->staging_stream);
+    if (status != XHAL_OK) {
+      device->staging_stream = NULL;
+      return plugin_result(device->plugin, "stream_create", status);
+    }
+  }
+  *out = device->staging_stream;
+  return XHAL_OK;
+}
+
+/* One chunk of a staged copy: src -> host -> dst, each side on its own
+ * device's stream, synchronously. `stream` is one of the two sides. */
+static xhal_status_t staged_chunk(xhal_stream_t stream, xhal_buffer_t src,
+                                  uint64_t src_offset, xhal_buffer_t dst,
+                                  uint64_t dst_offset, uint64_t size,
+                                  void* host) {
+  xhal_device_t other =
+      src->device == stream->device ? dst->device : src->device;
+  const plugin_t* sp = src->device->plugin;
+  const plugin_t* dp = dst->device->plugin;
+  xhal_plugin_stream_t other_stream = NULL;
+  pthread_mutex_lock(&other->staging_lock);
+  xhal_status_t status = staging_stream(other, &other_stream);
+  if (status != XHAL_OK) goto done;
+  xhal_plugin_stream_t read_on =
+      src->device == stream->device ? stream->handle : other_stream;
+  xhal_plugin_stream_t write_on =
+      dst->device == stream->device ? stream->handle : other_stream;
+  status = sp->table.enqueue_read(read_on, src->handle,
+                                  src->offset + src_offset, host, size);
+  if (status == XHAL_OK) status = sp->table.stream_synchronize(read_on);
+  if (status != XHAL_OK) {
+    status = plugin_result(sp, "staged copy read", status);
+    goto done;
+  }
+  status = dp->table.enqueue_write(write_on, dst->handle,
+                                   dst->offset + dst_offset, host, size);
+  if (status == XHAL_OK) status = dp->table.stream_synchronize(write_on);
+  if (status != XHAL_OK)
+    status = plugin_result(dp, "staged copy write", status);
+done:
+  pthread_mutex_unlock(&other->staging_lock);
+  return status;
+}
+
+static xhal_status_t staged_copy(xhal_stream_t stream, xhal_buffer_t src,
+                                 uint64_t src_offset, xhal_buffer_t dst,
+                                 uint64_t dst_offset, uint64_t size) {
+  uint64_t chunk = size < kStagingChunk ? size : kStagingChunk;
+  void* host = malloc((size_t)chunk);
+  if (!host) {
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY,
+                     "staging buffer of %llu bytes for a cross-device copy",
+                     (unsigned long long)chunk);
+  }
+  /* Earlier work of the stream (which may produce src or consume dst)
+   * must be done before the host touches either side. */
+  xhal_status_t status =
+      stream->device->plugin->table.stream_synchronize(stream->handle);
+  if (status != XHAL_OK) {
+    status =
+        plugin_result(stream->device->plugin, "stream_synchronize", status);
+  }
+  for (uint64_t done = 0; status == XHAL_OK && done < size; done += chunk) {
+    uint64_t n = size - done < chunk ? size - done : chunk;
+    status = staged_chunk(stream, src, src_offset + done, dst,
+                          dst_offset + done, n, host);
+  }
+  free(host);
+  return status;
+}
+
+XHAL_API xhal_status_t xhal_stream_enqueue_copy(
+    xhal_stream_t stream, xhal_buffer_t src, uint64_t src_offset,
+    xhal_buffer_t dst, uint64_t dst_offset, uint64_t size) {
+  xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  status = operand_check(stream, src, src_offset, size, "src", 0);
+  if (status != XHAL_OK) return status;
+  status = operand_check(stream, dst, dst_offset, size, "dst", 0);
+  if (status != XHAL_OK) return status;
+  xhal_device_t sd = src->device;
+  xhal_device_t dd = dst->device;
+  if (sd != stream->device && dd != stream->device) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "neither src nor dst lives on the stream's device '%s'",
+                     stream->device->props.name);
+  }
+  status = device_check(sd == stream->device ? dd : sd, "other device");
+  if (status != XHAL_OK) return status;
+  if (size == 0) return XHAL_OK;
+  const plugin_t* plugin = stream->device->plugin;
+  int direct = sd == dd || (sd->plugin == dd->plugin &&
+                            (sd->props.capabilities & XHAL_CAP_PEER_COPY) &&
+                            (dd->props.capabilities & XHAL_CAP_PEER_COPY));
+  pthread_mutex_lock(&stream->lock);
+  if (direct) {
+    status = plugin->table.enqueue_copy(stream->handle, src->handle,
+                                        src->offset + src_offset, dst->handle,
+                                        dst->offset + dst_offset, size);
+    status = plugin_result(plugin, "enqueue_copy", status);
+  } else {
+    status = staged_copy(stream, src, src_offset, dst, dst_offset, size);
+  }
+  pthread_mutex_unlock(&stream->lock);
+  return status;
+}
+
+XHAL_API xhal_status_t xhal_stream_enqueue_fill(xhal_stream_t stream,
+                                                xhal_buffer_t dst,
+                                                uint64_t offset, uint64_t size,
+                                                const void* pattern,
+                                                uint32_t pattern_size) {
+  xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  status = operand_check(stream, dst, offset, size, "dst", 1);
+  if (status != XHAL_OK) return status;
+  if (!pattern)
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "pattern is NULL");
+  if (pattern_size != 1 && pattern_size != 2 && pattern_size != 4) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "pattern_size %u is not 1, 2 or 4", pattern_size);
+  }
+  if (size % pattern_size || offset % pattern_size) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "offset %llu and size %llu must be multiples of "
+                     "pattern_size %u",
+                     (unsigned long long)offset, (unsigned long long)size,
+                     pattern_size);
+  }
+  if (size == 0) return XHAL_OK;
+  const plugin_t* plugin = stream->device->plugin;
+  pthread_mutex_lock(&stream->lock);
+  status = plugin->table.enqueue_fill(stream->handle, dst->handle,
+                                      dst->offset + offset, size, pattern,
+                                      pattern_size);
+  pthread_mutex_unlock(&stream->lock);
+  return plugin_result(plugin, "enqueue_fill", status);
+}
+
+XHAL_API xhal_status_t xhal_stream_enqueue_host_func(xhal_stream_t stream,
+                                                     xhal_host_func_t fn,
+                                                     void* user_data) {
+  xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  if (!fn) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "fn is NULL");
+  const plugin_t* plugin = stream->device->plugin;
+  pthread_mutex_lock(&stream->lock);
+  if (plugin->table.enqueue_host_func) {
+    status = plugin->table.enqueue_host_func(stream->handle, fn, user_data);
+    status = plugin_result(plugin, "enqueue_host_func", status);
+  } else {
+    /* No asynchronous host functions: run it here, in order. */
+    status = plugin->table.stream_synchronize(stream->handle);
+    status = plugin_result(plugin, "stream_synchronize", status);
+    if (status == XHAL_OK) {
+      status = fn(user_data);
+      if (status != XHAL_OK) {
+        status = error_set(status, "host function returned %s",
+                           xhal_status_name(status));
+      }
+    }
+  }
+  pthread_mutex_unlock(&stream->lock);
+  return status;
+}
