@@ -52,8 +52,10 @@ XHAL_API xhal_status_t xhal_buffer_alloc(xhal_device_t device, uint64_t size,
   if (!buffer) {
     return error_set(XHAL_ERROR_OUT_OF_MEMORY, "buffer allocation failed");
   }
+  uint64_t t0 = trace_begin(device->obj.instance);
   status = device->plugin->table.buffer_alloc(device->handle, size,
                                               memory_flags, &buffer->handle);
+  trace_end(device->obj.instance, "xhal_buffer_alloc", t0);
   if (status != XHAL_OK) {
     object_free(buffer, OBJ_BUFFER);
     return plugin_result(device->plugin, "buffer_alloc", status);

@@ -62,9 +62,11 @@ XHAL_API xhal_status_t xhal_stream_record_event(xhal_stream_t stream,
                      event->device->props.name, stream->device->props.name);
   }
   const plugin_t* plugin = stream->device->plugin;
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
   status = plugin->table.event_record(event->handle, stream->handle);
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_record_event", t0);
   if (status != XHAL_OK) return plugin_result(plugin, "event_record", status);
   atomic_store_explicit(&event->recorded, 1u, memory_order_release);
   return XHAL_OK;
@@ -75,7 +77,9 @@ XHAL_API xhal_status_t xhal_event_wait(xhal_event_t event,
   xhal_status_t status = recorded_check(event, "event");
   if (status != XHAL_OK) return status;
   const plugin_t* plugin = event->device->plugin;
+  uint64_t t0 = trace_begin(event->obj.instance);
   status = plugin->table.event_wait(event->handle, timeout_ns);
+  trace_end(event->obj.instance, "xhal_event_wait", t0);
   if (status == XHAL_ERROR_TIMEOUT) {
     return error_set(status, "event not complete after %llu ns",
                      (unsigned long long)timeout_ns);
@@ -134,6 +138,7 @@ XHAL_API xhal_status_t xhal_stream_wait_event(xhal_stream_t stream,
   if (status != XHAL_OK) return status;
   const plugin_t* plugin = stream->device->plugin;
   const plugin_t* source = event->device->plugin;
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
   if (plugin == source && plugin->table.stream_wait_event) {
     status = plugin->table.stream_wait_event(stream->handle, event->handle);
@@ -156,5 +161,6 @@ XHAL_API xhal_status_t xhal_stream_wait_event(xhal_stream_t stream,
     }
   }
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_wait_event", t0);
   return status;
 }

@@ -202,6 +202,19 @@ XHAL_API xhal_status_t xhal_instance_create(
   instance->validation =
       options->validation || (validation && strcmp(validation, "1") == 0);
 
+  const char* trace_file = options->trace_file;
+  if (!trace_file && !options->ignore_environment) {
+    trace_file = secure_getenv("XHAL_TRACE");
+  }
+  if (trace_file && *trace_file) {
+    instance->tracer = tracer_open(trace_file);
+    if (!instance->tracer) {
+      status = error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                         "cannot open trace file '%s'", trace_file);
+      xhal_instance_release(instance);
+      return status;
+    }
+  }
   status = loader_load_all(instance, options);
   if (status != XHAL_OK) {
     xhal_instance_release(instance);
@@ -222,6 +235,7 @@ XHAL_API void xhal_instance_release(xhal_instance_t instance) {
   if (object_check(instance, OBJ_INSTANCE, "instance") != XHAL_OK) return;
   if (!object_unref(instance)) return;
   loader_unload_all(instance);
+  tracer_close(instance->tracer);
   registry_destroy(&instance->registry);
   object_free_lists_drain(instance);
   pthread_mutex_destroy(&instance->lock);

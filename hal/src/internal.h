@@ -18,6 +18,7 @@
 #include <xhal/xhal.h>
 
 #include "error.h"
+#include "trace.h"
 
 /* Type tags. The low byte is the type; a released object carries the
  * tag's complement. */
@@ -84,6 +85,9 @@ struct xhal_stream {
   xhal_plugin_stream_t handle;
   /* Serialises entries on this stream, as the plugin ABI promises. */
   pthread_mutex_t lock;
+  /* Tracing only: the stream's track and its timed operations. */
+  uint32_t trace_track;
+  struct op_span* spans;
 };
 
 struct xhal_event {
@@ -142,6 +146,7 @@ struct xhal_instance {
   uint32_t device_count;
   registry_t registry;
   xhal_object_t* free_lists[OBJ_TYPE_SLOTS];
+  tracer_t* tracer; /* NULL unless tracing */
 };
 
 /* ---------------------------------------------------------- objects */
@@ -202,6 +207,26 @@ void registry_destroy(registry_t* registry);
 void registry_remove_plugin(registry_t* registry, const plugin_t* plugin);
 xhal_status_t registry_add_plugin_impl(plugin_t* plugin,
                                        const xhal_plugin_op_impl_t* impl);
+
+/* ---------------------------------------------------------- tracing */
+
+/* Start time of a traced API call, or 0 with tracing off. */
+static inline uint64_t trace_begin(xhal_instance_t instance) {
+  return __builtin_expect(instance->tracer != NULL, 0) ? tracer_now_ns() : 0;
+}
+/* Emits the call `name` started at `start_ns` (tracing on only). */
+static inline void trace_end(xhal_instance_t instance, const char* name,
+                             uint64_t start_ns) {
+  if (__builtin_expect(instance->tracer != NULL, 0)) {
+    tracer_api(instance->tracer, name, start_ns, tracer_now_ns());
+  }
+}
+
+/* Tracing only: brackets one stream operation with host functions that
+ * time it in stream order. Called with stream->lock held; begin returns
+ * NULL when tracing is off or the device has no host functions. */
+struct op_span* stream_trace_begin(xhal_stream_t stream, const char* name);
+void stream_trace_end(xhal_stream_t stream, struct op_span* span);
 
 /* ---------------------------------------------------------- helpers */
 

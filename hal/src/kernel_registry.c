@@ -481,12 +481,19 @@ XHAL_API xhal_status_t xhal_stream_enqueue_op(xhal_stream_t stream,
   if (call->num_outputs && numel(&call->outputs[0].desc) == 0) return XHAL_OK;
   if (!impl->plugin) {
     /* It enqueues through the public API, which takes the stream lock. */
-    return impl->fimpl.enqueue(impl->user_data, stream, call);
+    uint64_t t0 = trace_begin(stream->obj.instance);
+    status = impl->fimpl.enqueue(impl->user_data, stream, call);
+    trace_end(stream->obj.instance, "xhal_stream_enqueue_op", t0);
+    return status;
   }
   xhal_plugin_op_call_t pcall;
   to_plugin_call(call, &pcall);
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
+  struct op_span* span = stream_trace_begin(stream, impl->name);
   status = impl->pimpl.enqueue(impl->user_data, stream->handle, &pcall);
+  stream_trace_end(stream, span);
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_enqueue_op", t0);
   return plugin_result(impl->plugin, impl->name, status);
 }

@@ -63,8 +63,10 @@ XHAL_API xhal_status_t xhal_program_build(xhal_device_t device,
       .log = desc->log,
       .log_capacity = desc->log ? desc->log_capacity : 0,
   };
+  uint64_t t0 = trace_begin(device->obj.instance);
   status =
       plugin->table.program_build(device->handle, &pdesc, &program->handle);
+  trace_end(device->obj.instance, "xhal_program_build", t0);
   if (status != XHAL_OK) {
     object_free(program, OBJ_PROGRAM);
     return plugin_result(plugin, "program_build", status);
@@ -223,9 +225,13 @@ XHAL_API xhal_status_t xhal_stream_enqueue_kernel(xhal_stream_t stream,
     return error_set(XHAL_ERROR_UNSUPPORTED,
                      "plugin '%s' cannot launch kernels", plugin->info.name);
   }
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
+  struct op_span* span = stream_trace_begin(stream, "kernel");
   status = plugin->table.enqueue_kernel(stream->handle, kernel->handle, launch,
                                         pargs, num_args);
+  stream_trace_end(stream, span);
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_enqueue_kernel", t0);
   return plugin_result(plugin, "enqueue_kernel", status);
 }

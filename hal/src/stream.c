@@ -3,6 +3,7 @@
  * copies across devices and plugins (staged through host memory when no
  * peer path exists).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,87 @@
 
 /* Staged copies move at most this much host memory at a time. */
 enum { kStagingChunk = 64u << 20 };
+
+/* ------------------------------------------------------------ tracing */
+
+/* One traced operation. The start and end host functions run on the
+ * plugin's thread; the span list (guarded by stream->lock) owns them, so
+ * spans whose end never ran (a failed stream skips it) are still freed. */
+struct op_span {
+  struct op_span* next;
+  tracer_t* tracer;
+  uint32_t track;
+  const char* name;
+  uint64_t start_ns;
+  atomic_uint done;
+};
+
+static xhal_status_t span_start(void* user_data) {
+  ((struct op_span*)user_data)->start_ns = tracer_now_ns();
+  return XHAL_OK;
+}
+
+static xhal_status_t span_end(void* user_data) {
+  struct op_span* span = user_data;
+  tracer_op(span->tracer, span->track, span->name, span->start_ns,
+            tracer_now_ns());
+  atomic_store(&span->done, 1u);
+  return XHAL_OK;
+}
+
+struct op_span* stream_trace_begin(xhal_stream_t stream, const char* name) {
+  tracer_t* tracer = stream->obj.instance->tracer;
+  const plugin_t* plugin = stream->device->plugin;
+  if (__builtin_expect(tracer == NULL, 1) || !plugin->table.enqueue_host_func)
+    return NULL;
+  struct op_span* span = calloc(1, sizeof(*span));
+  if (!span) return NULL;
+  span->tracer = tracer;
+  span->track = stream->trace_track;
+  span->name = name;
+  if (plugin->table.enqueue_host_func(stream->handle, span_start, span) !=
+      XHAL_OK) {
+    free(span);
+    return NULL;
+  }
+  span->next = stream->spans;
+  stream->spans = span;
+  return span;
+}
+
+void stream_trace_end(xhal_stream_t stream, struct op_span* span) {
+  if (!span) return;
+  xhal_status_t status = stream->device->plugin->table.enqueue_host_func(
+      stream->handle, span_end, span);
+  if (status != XHAL_OK) atomic_store(&span->done, 1u); /* never emitted */
+}
+
+/* Frees spans already emitted (or all, when `all`). stream->lock held. */
+static void free_spans(xhal_stream_t stream, int all) {
+  struct op_span** link = &stream->spans;
+  while (*link) {
+    struct op_span* span = *link;
+    if (all || atomic_load(&span->done)) {
+      *link = span->next;
+      free(span);
+    } else {
+      link = &span->next;
+    }
+  }
+}
+
+/* Names a stream's trace track after its device. */
+static void open_track(xhal_stream_t stream) {
+  tracer_t* tracer = stream->obj.instance->tracer;
+  if (!tracer) return;
+  char name[XHAL_NAME_MAX + 32];
+  snprintf(name, sizeof(name), "stream %p on %s", (void*)stream,
+           stream->device->props.name);
+  for (char* c = name; *c; ++c) {
+    if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '_';
+  }
+  stream->trace_track = tracer_new_track(tracer, name);
+}
 
 XHAL_API xhal_status_t xhal_stream_create(xhal_device_t device,
                                           xhal_stream_t* out_stream) {
@@ -32,6 +114,7 @@ XHAL_API xhal_status_t xhal_stream_create(xhal_device_t device,
   }
   stream->device = device;
   pthread_mutex_init(&stream->lock, NULL);
+  open_track(stream);
   *out_stream = stream;
   return XHAL_OK;
 }
@@ -46,6 +129,7 @@ XHAL_API void xhal_stream_release(xhal_stream_t stream) {
   if (!stream || object_check(stream, OBJ_STREAM, "stream") != XHAL_OK) return;
   if (!object_unref(stream)) return;
   stream->device->plugin->table.stream_destroy(stream->handle);
+  free_spans(stream, 1);
   pthread_mutex_destroy(&stream->lock);
   object_free(stream, OBJ_STREAM);
 }
@@ -94,10 +178,14 @@ XHAL_API xhal_status_t xhal_stream_enqueue_write(xhal_stream_t stream,
   if (!src) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "src is NULL");
   if (size == 0) return XHAL_OK;
   const plugin_t* plugin = stream->device->plugin;
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
+  struct op_span* span = stream_trace_begin(stream, "write");
   status = plugin->table.enqueue_write(stream->handle, dst->handle,
                                        dst->offset + dst_offset, src, size);
+  stream_trace_end(stream, span);
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_enqueue_write", t0);
   return plugin_result(plugin, "enqueue_write", status);
 }
 
@@ -112,10 +200,14 @@ XHAL_API xhal_status_t xhal_stream_enqueue_read(xhal_stream_t stream,
   if (!dst) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "dst is NULL");
   if (size == 0) return XHAL_OK;
   const plugin_t* plugin = stream->device->plugin;
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
+  struct op_span* span = stream_trace_begin(stream, "read");
   status = plugin->table.enqueue_read(stream->handle, src->handle,
                                       src->offset + src_offset, dst, size);
+  stream_trace_end(stream, span);
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_enqueue_read", t0);
   return plugin_result(plugin, "enqueue_read", status);
 }
 
@@ -123,7 +215,14 @@ XHAL_API xhal_status_t xhal_stream_synchronize(xhal_stream_t stream) {
   xhal_status_t status = stream_check(stream);
   if (status != XHAL_OK) return status;
   const plugin_t* plugin = stream->device->plugin;
+  uint64_t t0 = trace_begin(stream->obj.instance);
   status = plugin->table.stream_synchronize(stream->handle);
+  if (__builtin_expect(stream->spans != NULL, 0)) {
+    pthread_mutex_lock(&stream->lock);
+    free_spans(stream, 0);
+    pthread_mutex_unlock(&stream->lock);
+  }
+  trace_end(stream->obj.instance, "xhal_stream_synchronize", t0);
   return plugin_result(plugin, "stream_synchronize", status);
 }
 
@@ -239,16 +338,20 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
   int direct = sd == dd || (sd->plugin == dd->plugin &&
                             (sd->props.capabilities & XHAL_CAP_PEER_COPY) &&
                             (dd->props.capabilities & XHAL_CAP_PEER_COPY));
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
   if (direct) {
+    struct op_span* span = stream_trace_begin(stream, "copy");
     status = plugin->table.enqueue_copy(stream->handle, src->handle,
                                         src->offset + src_offset, dst->handle,
                                         dst->offset + dst_offset, size);
+    stream_trace_end(stream, span);
     status = plugin_result(plugin, "enqueue_copy", status);
   } else {
     status = staged_copy(stream, src, src_offset, dst, dst_offset, size);
   }
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_enqueue_copy", t0);
   return status;
 }
 
@@ -276,11 +379,15 @@ XHAL_API xhal_status_t xhal_stream_enqueue_fill(xhal_stream_t stream,
   }
   if (size == 0) return XHAL_OK;
   const plugin_t* plugin = stream->device->plugin;
+  uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
+  struct op_span* span = stream_trace_begin(stream, "fill");
   status = plugin->table.enqueue_fill(stream->handle, dst->handle,
                                       dst->offset + offset, size, pattern,
                                       pattern_size);
+  stream_trace_end(stream, span);
   pthread_mutex_unlock(&stream->lock);
+  trace_end(stream->obj.instance, "xhal_stream_enqueue_fill", t0);
   return plugin_result(plugin, "enqueue_fill", status);
 }
 

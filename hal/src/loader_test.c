@@ -1,0 +1,335 @@
+/*
+ * loader_test.c - plugin discovery and rejection: each broken plugin is
+ * skipped with the right status and reason while the CPU plugin beside it
+ * still loads and works.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#define BROKEN(name) XHAL_BROKEN_PLUGIN_DIR "/libxhal_broken_" name ".so"
+
+/* Finds the plugin record whose path ends with `suffix`. */
+static xhal_plugin_info_t find_plugin(xhal_instance_t instance,
+                                      const char* suffix) {
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  for (uint32_t i = 0; i < count; ++i) {
+    xhal_plugin_info_t info;
+    ck_assert_int_eq(xhal_instance_plugin_info(instance, i, &info), XHAL_OK);
+    size_t n = strlen(info.path), m = strlen(suffix);
+    if (n >= m && strcmp(info.path + n - m, suffix) == 0) return info;
+  }
+  ck_abort_msg("no plugin record for %s", suffix);
+  xhal_plugin_info_t none = {0};
+  return none;
+}
+
+/* The CPU plugin beside `broken` loads, `broken` is rejected with
+ * `status` and a reason containing `reason`. */
+static void check_rejected(const char* broken, xhal_status_t status,
+                           const char* reason) {
+  const char* paths[] = {broken, XHAL_CPU_PLUGIN_PATH};
+  xhal_instance_t instance = test_instance_on(paths, 2);
+  xhal_plugin_info_t bad = find_plugin(instance, strrchr(broken, '/'));
+  ck_assert_uint_eq(bad.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_msg(bad.status == status, "status %s, expected %s (%s)",
+                xhal_status_name(bad.status), xhal_status_name(status),
+                bad.reason);
+  ck_assert_msg(strstr(bad.reason, reason), "reason '%s' lacks '%s'",
+                bad.reason, reason);
+  xhal_plugin_info_t cpu = find_plugin(instance, "/libxhal_cpu.so");
+  ck_assert_uint_eq(cpu.state, XHAL_PLUGIN_STATE_LOADED);
+  ck_assert_uint_eq(cpu.device_count, 1);
+  /* ...and the good plugin works. */
+  xhal_device_t device;
+  ck_assert_int_eq(xhal_instance_device(instance, 0, &device), XHAL_OK);
+  xhal_buffer_t buffer;
+  ck_assert_int_eq(xhal_buffer_alloc(device, 64, 0, &buffer), XHAL_OK);
+  xhal_buffer_release(buffer);
+  xhal_instance_release(instance);
+}
+
+START_TEST(test_missing_symbol) {
+  check_rejected(BROKEN("no_symbol"), XHAL_ERROR_PLUGIN_LOAD,
+                 "missing entry symbol xhal_plugin_query");
+}
+END_TEST
+
+START_TEST(test_query_refuses_abi) {
+  check_rejected(BROKEN("refuses_abi"), XHAL_ERROR_ABI_MISMATCH,
+                 "refused host ABI 1.0");
+}
+END_TEST
+
+START_TEST(test_wrong_major) {
+  check_rejected(BROKEN("wrong_major"), XHAL_ERROR_ABI_MISMATCH,
+                 "plugin speaks ABI major 99, host speaks 1");
+}
+END_TEST
+
+START_TEST(test_short_table) {
+  check_rejected(BROKEN("short_table"), XHAL_ERROR_PLUGIN_LOAD,
+                 "dispatch table too small: struct_size 64");
+}
+END_TEST
+
+START_TEST(test_null_required_entry) {
+  check_rejected(BROKEN("null_entry"), XHAL_ERROR_PLUGIN_LOAD,
+                 "required entry 'event_query' is NULL");
+}
+END_TEST
+
+START_TEST(test_init_fails) {
+  check_rejected(BROKEN("init_fails"), XHAL_ERROR_DEVICE_LOST,
+                 "no device answered the probe");
+}
+END_TEST
+
+START_TEST(test_not_a_library) {
+  check_rejected(BROKEN("notalib"), XHAL_ERROR_PLUGIN_LOAD, "dlopen failed");
+}
+END_TEST
+
+START_TEST(test_missing_file) {
+  check_rejected(XHAL_BROKEN_PLUGIN_DIR "/libxhal_absent.so",
+                 XHAL_ERROR_PLUGIN_LOAD, "dlopen failed");
+}
+END_TEST
+
+START_TEST(test_relative_path_refused) {
+  const char* paths[] = {"libxhal_cpu.so"};
+  xhal_instance_t instance = test_instance_on(paths, 1);
+  xhal_plugin_info_t info = find_plugin(instance, "libxhal_cpu.so");
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_ptr_nonnull(strstr(info.reason, "relative plugin path refused"));
+  uint32_t devices = 1;
+  ck_assert_int_eq(xhal_instance_device_count(instance, &devices), XHAL_OK);
+  ck_assert_uint_eq(devices, 0);
+  xhal_instance_release(instance);
+}
+END_TEST
+
+START_TEST(test_duplicate_name_rejected) {
+  /* The same plugin through two paths (a symlink) loads once. */
+  char dir[] = "/tmp/xhal-loader-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char link_path[256];
+  snprintf(link_path, sizeof(link_path), "%s/libxhal_cpu.so", dir);
+  ck_assert_int_eq(symlink(XHAL_CPU_PLUGIN_PATH, link_path), 0);
+  const char* paths[] = {XHAL_CPU_PLUGIN_PATH, link_path};
+  xhal_instance_t instance = test_instance_on(paths, 2);
+  uint32_t devices = 0;
+  ck_assert_int_eq(xhal_instance_device_count(instance, &devices), XHAL_OK);
+  ck_assert_uint_eq(devices, 1);
+  xhal_plugin_info_t dup;
+  ck_assert_int_eq(xhal_instance_plugin_info(instance, 1, &dup), XHAL_OK);
+  ck_assert_uint_eq(dup.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_ptr_nonnull(strstr(dup.reason, "duplicate of plugin 'cpu'"));
+  xhal_instance_release(instance);
+  unlink(link_path);
+  rmdir(dir);
+}
+END_TEST
+
+/* Copies the CPU plugin into a fresh dir with the given mode. */
+static void copy_plugin_to(const char* dir, mode_t dir_mode, char* out_path,
+                           size_t out_size) {
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  snprintf(out_path, out_size, "%s/libxhal_cpu.so", dir);
+  FILE* in = fopen(XHAL_CPU_PLUGIN_PATH, "rb");
+  FILE* out = fopen(out_path, "wb");
+  ck_assert_ptr_nonnull(in);
+  ck_assert_ptr_nonnull(out);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+    ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+  }
+  fclose(in);
+  fclose(out);
+  ck_assert_int_eq(chmod(dir, dir_mode), 0);
+}
+
+START_TEST(test_world_writable_dir_rejected) {
+  char base[] = "/tmp/xhal-ww-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(base));
+  char dir[128], path[256];
+  snprintf(dir, sizeof(dir), "%s/plugins", base);
+  copy_plugin_to(dir, 0777, path, sizeof(path));
+  const char* dirs[] = {dir};
+  xhal_instance_options_t options;
+  xhal_instance_options_default(&options);
+  options.search_dirs = dirs;
+  options.search_dir_count = 1;
+  options.ignore_environment = 1;
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(&options, &instance), XHAL_OK);
+  xhal_plugin_info_t info = find_plugin(instance, "/libxhal_cpu.so");
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_ptr_nonnull(
+      strstr(info.reason, "plugin directory is writable by other users"));
+  xhal_instance_release(instance);
+  /* The same dir, once private, is accepted. */
+  ck_assert_int_eq(chmod(dir, 0755), 0);
+  ck_assert_int_eq(xhal_instance_create(&options, &instance), XHAL_OK);
+  info = find_plugin(instance, "/libxhal_cpu.so");
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_LOADED);
+  xhal_instance_release(instance);
+  unlink(path);
+  rmdir(dir);
+  rmdir(base);
+}
+END_TEST
+
+START_TEST(test_world_writable_file_rejected) {
+  char base[] = "/tmp/xhal-wf-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(base));
+  char dir[128], path[256];
+  snprintf(dir, sizeof(dir), "%s/plugins", base);
+  copy_plugin_to(dir, 0755, path, sizeof(path));
+  ck_assert_int_eq(chmod(path, 0666), 0);
+  const char* paths[] = {path};
+  xhal_instance_t instance = test_instance_on(paths, 1);
+  xhal_plugin_info_t info = find_plugin(instance, "/libxhal_cpu.so");
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_ptr_nonnull(
+      strstr(info.reason, "plugin file is writable by other users"));
+  xhal_instance_release(instance);
+  unlink(path);
+  rmdir(dir);
+  rmdir(base);
+}
+END_TEST
+
+START_TEST(test_env_plugins_replaces_discovery) {
+  setenv("XHAL_PLUGINS", BROKEN("wrong_major") ":" XHAL_CPU_PLUGIN_PATH, 1);
+  setenv("XHAL_PLUGIN_PATH", XHAL_BROKEN_PLUGIN_DIR, 1);
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(NULL, &instance), XHAL_OK);
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 2); /* XHAL_PLUGIN_PATH was not searched */
+  ck_assert_uint_eq(find_plugin(instance, "/libxhal_cpu.so").state,
+                    XHAL_PLUGIN_STATE_LOADED);
+  ck_assert_uint_eq(find_plugin(instance, "_wrong_major.so").state,
+                    XHAL_PLUGIN_STATE_REJECTED);
+  xhal_instance_release(instance);
+}
+END_TEST
+
+START_TEST(test_env_plugin_path_searched) {
+  unsetenv("XHAL_PLUGINS");
+  setenv("XHAL_PLUGIN_PATH", "relative/dir:" XHAL_BROKEN_PLUGIN_DIR, 1);
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(NULL, &instance), XHAL_OK);
+  /* Every broken plugin in the dir was considered and rejected. */
+  ck_assert_uint_eq(find_plugin(instance, "_init_fails.so").state,
+                    XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_uint_eq(find_plugin(instance, "_notalib.so").state,
+                    XHAL_PLUGIN_STATE_REJECTED);
+  xhal_instance_release(instance);
+}
+END_TEST
+
+START_TEST(test_ignore_environment) {
+  setenv("XHAL_PLUGINS", XHAL_CPU_PLUGIN_PATH, 1);
+  xhal_instance_t instance = test_instance_on(NULL, 0);
+  uint32_t count = 1;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 0);
+  xhal_instance_release(instance);
+}
+END_TEST
+
+START_TEST(test_instance_bad_arguments) {
+  xhal_instance_t instance = (xhal_instance_t)0x1;
+  ck_assert_status_msg(xhal_instance_create(NULL, NULL),
+                       XHAL_ERROR_INVALID_ARGUMENT, "out_instance");
+  xhal_instance_options_t options;
+  xhal_instance_options_default(&options);
+  options.struct_size = 8;
+  ck_assert_status_msg(xhal_instance_create(&options, &instance),
+                       XHAL_ERROR_INVALID_ARGUMENT, "struct_size");
+  ck_assert_ptr_null(instance);
+  xhal_instance_options_default(&options);
+  options.plugin_path_count = 2;
+  ck_assert_status_msg(xhal_instance_create(&options, &instance),
+                       XHAL_ERROR_INVALID_ARGUMENT, "plugin_paths is NULL");
+  xhal_instance_options_default(&options);
+  options.log_level = 42;
+  ck_assert_status_msg(xhal_instance_create(&options, &instance),
+                       XHAL_ERROR_INVALID_ARGUMENT, "log_level");
+  instance = test_instance_on(NULL, 0);
+  xhal_plugin_info_t info;
+  ck_assert_status_msg(xhal_instance_plugin_info(instance, 0, &info),
+                       XHAL_ERROR_OUT_OF_RANGE, "plugin index 0");
+  xhal_device_t device;
+  ck_assert_status_msg(xhal_instance_device(instance, 3, &device),
+                       XHAL_ERROR_OUT_OF_RANGE, "device index 3");
+  ck_assert_status_msg(xhal_instance_device_count(NULL, NULL),
+                       XHAL_ERROR_INVALID_HANDLE, "instance is NULL");
+  xhal_instance_release(instance);
+  xhal_instance_release(NULL); /* no-op */
+}
+END_TEST
+
+START_TEST(test_debug_log_prints_discovery) {
+  /* XHAL_LOG=debug narrates discovery on stderr. */
+  char path[] = "/tmp/xhal-log-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_ge(dup2(fd, 2), 0);
+  setenv("XHAL_LOG", "debug", 1);
+  setenv("XHAL_PLUGINS", XHAL_CPU_PLUGIN_PATH ":" BROKEN("short_table"), 1);
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(NULL, &instance), XHAL_OK);
+  xhal_instance_release(instance);
+  fflush(stderr);
+  FILE* f = fopen(path, "r");
+  char text[8192] = {0};
+  size_t n = fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  unlink(path);
+  ck_assert_uint_gt(n, 0);
+  ck_assert_ptr_nonnull(strstr(text, "replaces discovery"));
+  ck_assert_ptr_nonnull(strstr(text, "loaded plugin 'cpu'"));
+  ck_assert_ptr_nonnull(strstr(text, "rejected plugin"));
+}
+END_TEST
+
+int main(void) {
+  Suite* s = suite_create("loader");
+  TCase* tc = tcase_create("loader");
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, test_missing_symbol);
+  tcase_add_test(tc, test_query_refuses_abi);
+  tcase_add_test(tc, test_wrong_major);
+  tcase_add_test(tc, test_short_table);
+  tcase_add_test(tc, test_null_required_entry);
+  tcase_add_test(tc, test_init_fails);
+  tcase_add_test(tc, test_not_a_library);
+  tcase_add_test(tc, test_missing_file);
+  tcase_add_test(tc, test_relative_path_refused);
+  tcase_add_test(tc, test_duplicate_name_rejected);
+  tcase_add_test(tc, test_world_writable_dir_rejected);
+  tcase_add_test(tc, test_world_writable_file_rejected);
+  tcase_add_test(tc, test_env_plugins_replaces_discovery);
+  tcase_add_test(tc, test_env_plugin_path_searched);
+  tcase_add_test(tc, test_ignore_environment);
+  tcase_add_test(tc, test_instance_bad_arguments);
+  tcase_add_test(tc, test_debug_log_prints_discovery);
+  suite_add_tcase(s, tc);
+  SRunner* sr = srunner_create(s);
+  srunner_set_fork_status(sr, CK_FORK);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

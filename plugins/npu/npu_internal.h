@@ -1,0 +1,252 @@
+/*
+ * npu_internal.h - the driver for the simulated NPU (libxhal_npu.so).
+ *
+ * The driver talks to the model (sim/, libxhal_npusim) only through its
+ * hardware interface: registers, the command ring in device DRAM written
+ * through the aperture, host windows for DMA, and the interrupt line.
+ *
+ * Objects: a context (one per host instance) owns the config and at most
+ * one opened device. The device owns the model, the ring, the DRAM
+ * allocator, a service thread (faults, device loss, the watchdog) and a
+ * host-function thread. Streams are submissions into the one ring, tagged
+ * with the stream that owns each slot; events are fence values with
+ * simulated timestamps.
+ *
+ * Locking: `submit_mu` serialises whole submissions (an operator's command
+ * sequence stays contiguous in the ring, since each operator uses the
+ * whole scratchpad); `mu` guards everything else and is never held while
+ * waiting for the device except through `cv`. Lock order: submit_mu, mu,
+ * then the model's own locks.
+ */
+#ifndef NPU_INTERNAL_H_
+#define NPU_INTERNAL_H_
+
+#include <pthread.h>
+#include <stdint.h>
+#include <xhal/xhal_plugin.h>
+
+#include "npusim/npusim.h"
+
+#define NPU_RING_ENTRIES 4096u
+#define NPU_RECORDS 4096u
+#define NPU_MAX_FAILURES 256u
+#define NPU_MAX_DEPS 256u
+#define NPU_MAX_WINDOWS 512u
+#define NPU_ALIGN 64u
+
+typedef struct npu_dev npu_dev_t;
+typedef struct npu_stream npu_stream_t;
+
+typedef struct npu_ctx {
+  const xhal_host_services_t* host;
+  npusim_config_t cfg;
+  uint32_t watchdog_ms;
+  pthread_mutex_t mu;
+  npu_dev_t* dev;
+  int open_count;
+} npu_ctx_t;
+
+/* A free block of device DRAM (first-fit list, sorted by address). */
+typedef struct npu_block {
+  uint64_t addr, size;
+  struct npu_block* next;
+} npu_block_t;
+
+struct xhal_plugin_buffer {
+  npu_dev_t* dev;
+  uint64_t addr;
+  uint64_t size;     /* what the host asked for: the valid range */
+  uint64_t reserved; /* what the heap gave (size rounded to NPU_ALIGN) */
+};
+
+/* A stream that failed: its fences after `after_fence` fail with status. */
+typedef struct npu_failure {
+  uint64_t stream_id;
+  uint64_t after_fence;
+  xhal_status_t status;
+} npu_failure_t;
+
+/* Stream `waiter` waits for fence `fence` of stream `target`; if target
+ * fails before it, waiter fails from ring index `ring_pos` on. */
+typedef struct npu_dep {
+  uint64_t waiter, target, fence, ring_pos, waiter_fence;
+} npu_dep_t;
+
+/* A host window to unmap once fence `fence` completed. */
+typedef struct npu_window {
+  uint64_t iova, fence;
+} npu_window_t;
+
+/* A host function queued on the host-function thread. */
+typedef struct npu_host_func {
+  uint64_t stream_id;
+  uint64_t trigger_fence; /* run once this fence completed */
+  uint64_t sem_value;     /* then release the device's WAIT_HOST */
+  uint64_t ring_pos;      /* ring index after the WAIT_HOST */
+  xhal_host_func_t fn;
+  void* user_data;
+  struct npu_host_func* next;
+} npu_host_func_t;
+
+struct npu_dev {
+  npu_ctx_t* ctx;
+  npusim_t* sim;
+  uint64_t spad_bytes;
+  uint32_t rows, cols, clock_mhz;
+
+  pthread_mutex_t submit_mu;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+
+  /* Ring (mu). */
+  uint64_t tail;
+  uint64_t owner[NPU_RING_ENTRIES]; /* stream id per slot */
+  uint64_t next_fence;
+  uint64_t next_stream_id;
+  uint64_t next_sem;
+  int batch_pending; /* commands written since the last doorbell */
+
+  /* Failure state (mu). */
+  int lost;
+  char lost_reason[128];
+  npu_failure_t failures[NPU_MAX_FAILURES];
+  uint32_t num_failures;
+  npu_dep_t deps[NPU_MAX_DEPS];
+  uint32_t num_deps;
+
+  /* Fence records written by the device into host memory. */
+  npusim_fence_record_t* records;
+  uint64_t records_iova;
+
+  /* Host windows awaiting unmap (mu). */
+  npu_window_t windows[NPU_MAX_WINDOWS];
+  uint32_t num_windows;
+
+  /* DRAM allocator (mu). */
+  npu_block_t* free_list;
+  uint64_t heap_base, heap_size;
+
+  /* Threads. */
+  pthread_t service;
+  pthread_t host_thread;
+  int threads_started;
+  int stop; /* read and written with __atomic builtins */
+  npu_host_func_t* hf_head;
+  npu_host_func_t* hf_tail;
+};
+
+struct xhal_plugin_stream {
+  npu_dev_t* dev;
+  uint64_t id;
+};
+
+struct xhal_plugin_event {
+  npu_dev_t* dev;
+  uint64_t stream_id;
+  uint64_t fence; /* 0: never recorded */
+};
+
+/* Submission batch: an operator's or transfer's commands, written into the
+ * ring with submit_mu held. */
+typedef struct npu_batch {
+  npu_dev_t* dev;
+  uint64_t stream_id;
+  xhal_status_t status;
+} npu_batch_t;
+
+/* ---- npu_device.c */
+xhal_status_t npu_dev_open(npu_ctx_t* ctx, npu_dev_t** out);
+void npu_dev_close(npu_dev_t* dev);
+/* Starts a batch (takes submit_mu). Fails with the stream's or device's
+ * status; a failed stream's work is skipped (XHAL_OK, nothing emitted) and
+ * batch->status says XHAL_ERROR_NOT_READY so callers emit nothing. */
+xhal_status_t npu_batch_begin(npu_batch_t* b, npu_dev_t* dev,
+                              uint64_t stream_id);
+/* Appends a command (waits for ring space). Errors stick in b->status. */
+void npu_emit(npu_batch_t* b, const npusim_cmd_t* cmd);
+/* Appends a fence; returns its value. */
+uint64_t npu_emit_fence(npu_batch_t* b, int irq, int record);
+/* Rings the doorbell and releases submit_mu; returns b->status. */
+xhal_status_t npu_batch_end(npu_batch_t* b);
+/* Maps host memory for DMA until fence-completion; returns its IOVA. */
+xhal_status_t npu_map_host(npu_batch_t* b, const void* ptr, uint64_t size,
+                           int writable, uint64_t* out_iova);
+/* Binds the windows mapped in this batch to `fence`. */
+void npu_windows_bind(npu_dev_t* dev, uint64_t fence);
+/* Status of work of stream `stream_id` up to fence `fence`: XHAL_OK,
+ * XHAL_ERROR_NOT_READY, or the failure status. mu held. */
+xhal_status_t npu_fence_status(npu_dev_t* dev, uint64_t stream_id,
+                               uint64_t fence);
+/* Waits for the fence; timeout_ns UINT64_MAX = forever. */
+xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t stream_id, uint64_t fence,
+                             uint64_t timeout_ns);
+/* Status of a stream as a whole: XHAL_OK or its failure. mu held. */
+xhal_status_t npu_stream_failure(npu_dev_t* dev, uint64_t stream_id);
+/* Records that `waiter` waits for `target`'s fence. */
+xhal_status_t npu_add_dependency(npu_dev_t* dev, uint64_t waiter,
+                                 uint64_t target, uint64_t fence);
+xhal_status_t npu_queue_host_func(npu_dev_t* dev, uint64_t stream_id,
+                                  xhal_host_func_t fn, void* user_data);
+void npu_set_error(npu_dev_t* dev, xhal_status_t status, const char* msg);
+
+/* ---- npu_memory.c */
+xhal_status_t npu_heap_init(npu_dev_t* dev, uint64_t base, uint64_t size);
+void npu_heap_destroy(npu_dev_t* dev);
+xhal_status_t npu_buffer_alloc(xhal_plugin_device_t device, uint64_t size,
+                               uint32_t flags, xhal_plugin_buffer_t* out);
+void npu_buffer_free(xhal_plugin_device_t device, xhal_plugin_buffer_t buf);
+
+/* ---- npu_stream.c: dispatch entries for streams and events. */
+xhal_status_t npu_stream_create(xhal_plugin_device_t device, uint32_t flags,
+                                xhal_plugin_stream_t* out);
+void npu_stream_destroy(xhal_plugin_stream_t stream);
+xhal_status_t npu_stream_flush(xhal_plugin_stream_t stream);
+xhal_status_t npu_stream_synchronize(xhal_plugin_stream_t stream);
+xhal_status_t npu_enqueue_write(xhal_plugin_stream_t stream,
+                                xhal_plugin_buffer_t dst, uint64_t dst_offset,
+                                const void* src, uint64_t size);
+xhal_status_t npu_enqueue_read(xhal_plugin_stream_t stream,
+                               xhal_plugin_buffer_t src, uint64_t src_offset,
+                               void* dst, uint64_t size);
+xhal_status_t npu_enqueue_copy(xhal_plugin_stream_t stream,
+                               xhal_plugin_buffer_t src, uint64_t src_offset,
+                               xhal_plugin_buffer_t dst, uint64_t dst_offset,
+                               uint64_t size);
+xhal_status_t npu_enqueue_fill(xhal_plugin_stream_t stream,
+                               xhal_plugin_buffer_t dst, uint64_t offset,
+                               uint64_t size, const void* pattern,
+                               uint32_t pattern_size);
+xhal_status_t npu_enqueue_host_func(xhal_plugin_stream_t stream,
+                                    xhal_host_func_t fn, void* user_data);
+xhal_status_t npu_event_create(xhal_plugin_device_t device,
+                               xhal_plugin_event_t* out);
+void npu_event_destroy(xhal_plugin_event_t event);
+xhal_status_t npu_event_record(xhal_plugin_event_t event,
+                               xhal_plugin_stream_t stream);
+xhal_status_t npu_event_wait(xhal_plugin_event_t event, uint64_t timeout_ns);
+xhal_status_t npu_event_query(xhal_plugin_event_t event);
+xhal_status_t npu_event_elapsed(xhal_plugin_event_t start,
+                                xhal_plugin_event_t end, uint64_t* out_ns);
+xhal_status_t npu_stream_wait_event(xhal_plugin_stream_t stream,
+                                    xhal_plugin_event_t event);
+
+/* ---- operator implementations (npu_ops_*.c) */
+xhal_status_t npu_register_ops(npu_ctx_t* ctx);
+xhal_status_t npu_register_matmul(npu_ctx_t* ctx);
+xhal_status_t npu_register_conv2d(npu_ctx_t* ctx);
+xhal_status_t npu_register_vector_ops(npu_ctx_t* ctx);
+
+/* Helpers shared by the operator files. */
+npusim_cmd_t npu_cmd_dma(uint32_t src_space, uint64_t src, uint32_t dst_space,
+                         uint64_t dst, uint64_t row_bytes, uint64_t rows,
+                         uint64_t src_pitch, uint64_t dst_pitch);
+npusim_cmd_t npu_cmd_vec(uint32_t func, uint32_t dtype, uint32_t flags,
+                         uint64_t src0, uint64_t src1, uint64_t dst,
+                         uint64_t rows, uint64_t cols);
+uint32_t npu_sim_dtype(xhal_dtype_t dt);
+uint64_t npu_numel(const xhal_tensor_desc_t* d);
+static inline uint64_t npu_align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) / a * a;
+}
+
+#endif /* NPU_INTERNAL_H_ */

@@ -1,0 +1,314 @@
+/*
+ * ocl_stream.c - streams (in-order command queues), their failure record,
+ * and the transfers: write, read, copy, fill.
+ *
+ * Transfers are non-blocking: the ABI keeps host memory valid until the
+ * operation completes in stream order, which is exactly what OpenCL asks
+ * of non-blocking reads and writes. Once a stream has failed, later
+ * enqueues are skipped (they return XHAL_OK; the failure is reported by
+ * stream_synchronize and by every event recorded after it).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ocl_internal.h"
+
+/* -------------------------------------------------------- failure record */
+
+static ocl_fail_t* fail_new(void) {
+  ocl_fail_t* f = calloc(1, sizeof(*f));
+  if (f == NULL) return NULL;
+  if (pthread_mutex_init(&f->mu, NULL) != 0) {
+    free(f);
+    return NULL;
+  }
+  atomic_init(&f->refs, 1);
+  atomic_init(&f->failed, 0);
+  f->point = UINT64_MAX;
+  f->status = XHAL_OK;
+  return f;
+}
+
+void ocl_fail_release(ocl_fail_t* f) {
+  if (f == NULL) return;
+  if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+  pthread_mutex_destroy(&f->mu);
+  free(f);
+}
+
+void ocl_fail_set(ocl_fail_t* f, uint64_t point, xhal_status_t status) {
+  pthread_mutex_lock(&f->mu);
+  if (f->status == XHAL_OK || point < f->point) {
+    f->point = point;
+    f->status = status;
+  }
+  atomic_store_explicit(&f->failed, 1, memory_order_release);
+  pthread_mutex_unlock(&f->mu);
+}
+
+xhal_status_t ocl_fail_check(ocl_fail_t* f, uint64_t seq) {
+  xhal_status_t status = XHAL_OK;
+  if (!atomic_load_explicit(&f->failed, memory_order_acquire)) return XHAL_OK;
+  pthread_mutex_lock(&f->mu);
+  if (f->point < seq) status = f->status;
+  pthread_mutex_unlock(&f->mu);
+  return status;
+}
+
+static xhal_status_t fail_status(ocl_fail_t* f) {
+  xhal_status_t status;
+  pthread_mutex_lock(&f->mu);
+  status = f->status;
+  pthread_mutex_unlock(&f->mu);
+  return status;
+}
+
+/* ------------------------------------------------------------ streams */
+
+xhal_status_t ocl_stream_create(xhal_plugin_device_t dev, uint32_t flags,
+                                xhal_plugin_stream_t* out) {
+  struct xhal_plugin_stream* s;
+  cl_int err = CL_SUCCESS;
+  (void)flags; /* no stream flags are defined in ABI 1.0 */
+  if (dev == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  if (out == NULL)
+    return ocl_error(dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                     "opencl: stream_create: out_stream is NULL");
+  *out = NULL;
+  s = calloc(1, sizeof(*s));
+  if (s == NULL) goto no_memory;
+  s->dev = dev;
+  s->fail = fail_new();
+  if (s->fail == NULL) goto no_memory_free;
+  if (pthread_mutex_init(&s->mu, NULL) != 0) goto no_memory_fail;
+  if (pthread_cond_init(&s->cv, NULL) != 0) goto no_memory_mutex;
+  atomic_init(&s->seq, 0);
+  atomic_init(&s->inflight, 0);
+  s->queue =
+      clCreateCommandQueue(dev->context, dev->info->id, dev->queue_props, &err);
+  if (s->queue == NULL || err != CL_SUCCESS) {
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    ocl_fail_release(s->fail);
+    free(s);
+    return ocl_cl_error(dev->ctx, err, "clCreateCommandQueue");
+  }
+  *out = s;
+  return XHAL_OK;
+
+no_memory_mutex:
+  pthread_mutex_destroy(&s->mu);
+no_memory_fail:
+  ocl_fail_release(s->fail);
+no_memory_free:
+  free(s);
+no_memory:
+  return ocl_error(dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                   "opencl: stream_create: out of host memory");
+}
+
+void ocl_stream_destroy(xhal_plugin_stream_t s) {
+  if (s == NULL) return;
+  /* Host jobs first: the queue may be blocked on their user events, and
+   * releasing a queue with unset user events is undefined. */
+  ocl_hostfn_shutdown(s);
+  clFinish(s->queue);
+  clReleaseCommandQueue(s->queue);
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  ocl_fail_release(s->fail);
+  free(s);
+}
+
+xhal_status_t ocl_stream_flush(xhal_plugin_stream_t s) {
+  cl_int err;
+  if (s == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  err = clFlush(s->queue);
+  if (err != CL_SUCCESS) return ocl_cl_error(s->dev->ctx, err, "clFlush");
+  return XHAL_OK;
+}
+
+xhal_status_t ocl_stream_synchronize(xhal_plugin_stream_t s) {
+  cl_int err;
+  if (s == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  err = clFinish(s->queue);
+  if (err != CL_SUCCESS) {
+    /* clFinish reports work that failed on the device (NVIDIA says
+     * CL_OUT_OF_RESOURCES for a faulting kernel): the stream failed. */
+    ocl_fail_set(s->fail, atomic_load(&s->seq), XHAL_ERROR_EXECUTION_FAILED);
+    return ocl_error(s->dev->ctx, XHAL_ERROR_EXECUTION_FAILED,
+                     "opencl: stream_synchronize: clFinish failed: %s",
+                     ocl_cl_error_name(err));
+  }
+  if (ocl_stream_failed(s)) {
+    xhal_status_t status = fail_status(s->fail);
+    return ocl_error(s->dev->ctx, status,
+                     "opencl: stream_synchronize: the stream failed earlier "
+                     "(status %d)",
+                     (int)status);
+  }
+  return XHAL_OK;
+}
+
+/* ---------------------------------------------------------- transfers */
+
+static xhal_status_t range_check(const struct xhal_plugin_stream* s,
+                                 const struct xhal_plugin_buffer* b,
+                                 uint64_t offset, uint64_t size,
+                                 const char* call, const char* which) {
+  if (b->dev->context != s->dev->context)
+    return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                     "opencl: %s: %s buffer belongs to another device", call,
+                     which);
+  if (offset > b->size || size > b->size - offset)
+    return ocl_error(s->dev->ctx, XHAL_ERROR_OUT_OF_RANGE,
+                     "opencl: %s: %s range [%llu, +%llu) outside the "
+                     "%llu-byte buffer",
+                     call, which, (unsigned long long)offset,
+                     (unsigned long long)size, (unsigned long long)b->size);
+  return XHAL_OK;
+}
+
+xhal_status_t ocl_enqueue_write(xhal_plugin_stream_t s,
+                                xhal_plugin_buffer_t dst, uint64_t dst_offset,
+                                const void* src, uint64_t size) {
+  xhal_status_t status;
+  cl_int err;
+  if (s == NULL || dst == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  if (src == NULL && size != 0)
+    return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                     "opencl: enqueue_write: src is NULL");
+  status = range_check(s, dst, dst_offset, size, "enqueue_write", "dst");
+  if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
+  err = clEnqueueWriteBuffer(s->queue, dst->mem, CL_FALSE, (size_t)dst_offset,
+                             (size_t)size, src, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    return ocl_cl_error(s->dev->ctx, err, "clEnqueueWriteBuffer");
+  return XHAL_OK;
+}
+
+xhal_status_t ocl_enqueue_read(xhal_plugin_stream_t s, xhal_plugin_buffer_t src,
+                               uint64_t src_offset, void* dst, uint64_t size) {
+  xhal_status_t status;
+  cl_int err;
+  if (s == NULL || src == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  if (dst == NULL && size != 0)
+    return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                     "opencl: enqueue_read: dst is NULL");
+  status = range_check(s, src, src_offset, size, "enqueue_read", "src");
+  if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
+  err = clEnqueueReadBuffer(s->queue, src->mem, CL_FALSE, (size_t)src_offset,
+                            (size_t)size, dst, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    return ocl_cl_error(s->dev->ctx, err, "clEnqueueReadBuffer");
+  return XHAL_OK;
+}
+
+/* An overlapping copy within one buffer, which clEnqueueCopyBuffer
+ * refuses (CL_MEM_COPY_OVERLAP): staged through a temporary buffer, with
+ * memmove semantics. The temporary is released at once; OpenCL keeps it
+ * alive until the copies that use it complete. */
+static xhal_status_t copy_overlapping(struct xhal_plugin_stream* s,
+                                      struct xhal_plugin_buffer* b,
+                                      uint64_t src_offset, uint64_t dst_offset,
+                                      uint64_t size) {
+  cl_int err = CL_SUCCESS;
+  cl_mem tmp = clCreateBuffer(s->dev->context, CL_MEM_READ_WRITE, (size_t)size,
+                              NULL, &err);
+  if (tmp == NULL || err != CL_SUCCESS)
+    return ocl_cl_error(s->dev->ctx, err, "clCreateBuffer");
+  err = clEnqueueCopyBuffer(s->queue, b->mem, tmp, (size_t)src_offset, 0,
+                            (size_t)size, 0, NULL, NULL);
+  if (err == CL_SUCCESS)
+    err = clEnqueueCopyBuffer(s->queue, tmp, b->mem, 0, (size_t)dst_offset,
+                              (size_t)size, 0, NULL, NULL);
+  clReleaseMemObject(tmp);
+  if (err != CL_SUCCESS)
+    return ocl_cl_error(s->dev->ctx, err, "clEnqueueCopyBuffer");
+  return XHAL_OK;
+}
+
+xhal_status_t ocl_enqueue_copy(xhal_plugin_stream_t s, xhal_plugin_buffer_t src,
+                               uint64_t src_offset, xhal_plugin_buffer_t dst,
+                               uint64_t dst_offset, uint64_t size) {
+  xhal_status_t status;
+  cl_int err;
+  if (s == NULL || src == NULL || dst == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  status = range_check(s, src, src_offset, size, "enqueue_copy", "src");
+  if (status == XHAL_OK)
+    status = range_check(s, dst, dst_offset, size, "enqueue_copy", "dst");
+  if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
+  if (src == dst && src_offset == dst_offset) return XHAL_OK;
+  if (src == dst && src_offset < dst_offset + size &&
+      dst_offset < src_offset + size)
+    return copy_overlapping(s, src, src_offset, dst_offset, size);
+  err = clEnqueueCopyBuffer(s->queue, src->mem, dst->mem, (size_t)src_offset,
+                            (size_t)dst_offset, (size_t)size, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    return ocl_cl_error(s->dev->ctx, err, "clEnqueueCopyBuffer");
+  return XHAL_OK;
+}
+
+static cl_int fill_bytes(struct xhal_plugin_stream* s, cl_mem mem,
+                         uint64_t offset, uint64_t size, const uint8_t* pattern,
+                         uint32_t pattern_size, uint64_t phase_origin) {
+  uint64_t i;
+  cl_int err = CL_SUCCESS;
+  for (i = 0; i < size && err == CL_SUCCESS; ++i) {
+    uint8_t byte = pattern[(offset + i - phase_origin) % pattern_size];
+    err = clEnqueueFillBuffer(s->queue, mem, &byte, 1, (size_t)(offset + i), 1,
+                              0, NULL, NULL);
+  }
+  return err;
+}
+
+xhal_status_t ocl_enqueue_fill(xhal_plugin_stream_t s, xhal_plugin_buffer_t dst,
+                               uint64_t offset, uint64_t size,
+                               const void* pattern, uint32_t pattern_size) {
+  const uint8_t* p = pattern;
+  uint8_t rotated[4];
+  uint64_t head;
+  uint64_t body;
+  uint64_t r;
+  uint32_t j;
+  xhal_status_t status;
+  cl_int err;
+  if (s == NULL || dst == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  if (pattern == NULL ||
+      (pattern_size != 1 && pattern_size != 2 && pattern_size != 4) ||
+      size % pattern_size != 0)
+    return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                     "opencl: enqueue_fill: pattern %p of %u bytes for %llu "
+                     "bytes",
+                     pattern, pattern_size, (unsigned long long)size);
+  status = range_check(s, dst, offset, size, "enqueue_fill", "dst");
+  if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
+  r = offset % pattern_size;
+  if (r == 0) {
+    err = clEnqueueFillBuffer(s->queue, dst->mem, pattern, pattern_size,
+                              (size_t)offset, (size_t)size, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+      return ocl_cl_error(s->dev->ctx, err, "clEnqueueFillBuffer");
+    return XHAL_OK;
+  }
+  /* OpenCL wants the offset to be a multiple of the pattern size, while
+   * the ABI repeats the pattern from `offset`. Fill the aligned middle
+   * with the pattern rotated to absolute alignment, and the few bytes
+   * before and after it one by one. */
+  head = pattern_size - r;
+  if (head > size) head = size;
+  body = (size - head) - (size - head) % pattern_size;
+  for (j = 0; j < pattern_size; ++j)
+    rotated[j] = p[(j + pattern_size - (uint32_t)r) % pattern_size];
+  err = fill_bytes(s, dst->mem, offset, head, p, pattern_size, offset);
+  if (err == CL_SUCCESS && body > 0)
+    err = clEnqueueFillBuffer(s->queue, dst->mem, rotated, pattern_size,
+                              (size_t)(offset + head), (size_t)body, 0, NULL,
+                              NULL);
+  if (err == CL_SUCCESS)
+    err = fill_bytes(s, dst->mem, offset + head + body, size - head - body, p,
+                     pattern_size, offset);
+  if (err != CL_SUCCESS)
+    return ocl_cl_error(s->dev->ctx, err, "clEnqueueFillBuffer");
+  return XHAL_OK;
+}

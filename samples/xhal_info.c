@@ -1,0 +1,181 @@
+/*
+ * xhal-info: lists every plugin the instance considered (loaded, or
+ * rejected with its reason) and every device with its properties.
+ *
+ *   xhal-info          human-readable
+ *   xhal-info --json   one JSON object (schema in docs/framework-guide.md)
+ */
+#include <stdio.h>
+#include <string.h>
+#include <xhal/xhal.h>
+
+static const char* kind_name(xhal_device_kind_t kind) {
+  switch (kind) {
+    case XHAL_DEVICE_KIND_CPU:
+      return "cpu";
+    case XHAL_DEVICE_KIND_GPU:
+      return "gpu";
+    case XHAL_DEVICE_KIND_NPU:
+      return "npu";
+    default:
+      return "other";
+  }
+}
+
+static const char* dtype_name(xhal_dtype_t dtype) {
+  switch (dtype) {
+    case XHAL_DTYPE_F32:
+      return "f32";
+    case XHAL_DTYPE_F16:
+      return "f16";
+    case XHAL_DTYPE_I8:
+      return "i8";
+    case XHAL_DTYPE_I32:
+      return "i32";
+    default:
+      return "?";
+  }
+}
+
+/* Prints `s` as a JSON string literal. */
+static void json_string(const char* s) {
+  putchar('"');
+  for (; *s; ++s) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      printf("\\%c", c);
+    } else if (c < 0x20) {
+      printf("\\u%04x", c);
+    } else {
+      putchar(c);
+    }
+  }
+  putchar('"');
+}
+
+static void print_json(xhal_instance_t instance) {
+  uint32_t major, minor, plugins = 0, devices = 0;
+  xhal_abi_version(&major, &minor);
+  if (xhal_instance_plugin_count(instance, &plugins) != XHAL_OK ||
+      xhal_instance_device_count(instance, &devices) != XHAL_OK) {
+    return;
+  }
+  printf("{\"abi_version\": \"%u.%u\", \"plugins\": [", major, minor);
+  for (uint32_t i = 0; i < plugins; ++i) {
+    xhal_plugin_info_t info;
+    if (xhal_instance_plugin_info(instance, i, &info) != XHAL_OK) continue;
+    printf("%s{\"name\": ", i ? ", " : "");
+    json_string(info.name);
+    printf(", \"path\": ");
+    json_string(info.path);
+    printf(", \"status\": \"%s\", \"reason\": ",
+           info.state == XHAL_PLUGIN_STATE_LOADED ? "loaded" : "rejected");
+    json_string(info.reason);
+    printf(", \"abi_version\": \"%u.%u\", \"device_count\": %u}",
+           info.abi_major, info.abi_minor, info.device_count);
+  }
+  printf("], \"devices\": [");
+  for (uint32_t i = 0; i < devices; ++i) {
+    xhal_device_t device;
+    xhal_device_properties_t p;
+    if (xhal_instance_device(instance, i, &device) != XHAL_OK ||
+        xhal_device_properties(device, &p) != XHAL_OK) {
+      continue;
+    }
+    printf("%s{\"index\": %u, \"plugin\": ", i ? ", " : "", i);
+    json_string(xhal_device_plugin_name(device));
+    printf(", \"name\": ");
+    json_string(p.name);
+    printf(", \"vendor\": ");
+    json_string(p.vendor);
+    printf(
+        ", \"kind\": \"%s\", \"memory_bytes\": %llu, "
+        "\"max_alloc_bytes\": %llu, \"compute_units\": %u, \"dtypes\": [",
+        kind_name(p.kind), (unsigned long long)p.memory_bytes,
+        (unsigned long long)p.max_alloc_bytes, p.compute_units);
+    int first = 1;
+    for (xhal_dtype_t dt = 1; dt < XHAL_DTYPE_COUNT; ++dt) {
+      if (p.dtypes & XHAL_DTYPE_BIT(dt)) {
+        printf("%s\"%s\"", first ? "" : ", ", dtype_name(dt));
+        first = 0;
+      }
+    }
+    printf("]}");
+  }
+  printf("]}\n");
+}
+
+static void print_text(xhal_instance_t instance) {
+  uint32_t major, minor, plugins = 0, devices = 0;
+  xhal_abi_version(&major, &minor);
+  if (xhal_instance_plugin_count(instance, &plugins) != XHAL_OK ||
+      xhal_instance_device_count(instance, &devices) != XHAL_OK) {
+    return;
+  }
+  printf("xhal ABI %u.%u\n\nPlugins (%u):\n", major, minor, plugins);
+  for (uint32_t i = 0; i < plugins; ++i) {
+    xhal_plugin_info_t info;
+    if (xhal_instance_plugin_info(instance, i, &info) != XHAL_OK) continue;
+    if (info.state == XHAL_PLUGIN_STATE_LOADED) {
+      printf("  [%u] %-10s loaded   ABI %u.%u, %u device(s)  %s\n", i,
+             info.name, info.abi_major, info.abi_minor, info.device_count,
+             info.path);
+    } else {
+      printf("  [%u] %-10s rejected %s: %s\n       %s\n", i, info.name,
+             xhal_status_name(info.status), info.reason, info.path);
+    }
+  }
+  printf("\nDevices (%u):\n", devices);
+  for (uint32_t i = 0; i < devices; ++i) {
+    xhal_device_t device;
+    xhal_device_properties_t p;
+    if (xhal_instance_device(instance, i, &device) != XHAL_OK ||
+        xhal_device_properties(device, &p) != XHAL_OK) {
+      continue;
+    }
+    printf("  [%u] %s (%s, plugin %s)\n", i, p.name, kind_name(p.kind),
+           xhal_device_plugin_name(device));
+    printf("      vendor %s, driver %s\n", p.vendor, p.driver_version);
+    printf(
+        "      memory %.1f MiB, max alloc %.1f MiB, alignment %llu, "
+        "compute units %u\n",
+        (double)p.memory_bytes / (1024.0 * 1024.0),
+        (double)p.max_alloc_bytes / (1024.0 * 1024.0),
+        (unsigned long long)p.alignment, p.compute_units);
+    printf("      dtypes:");
+    for (xhal_dtype_t dt = 1; dt < XHAL_DTYPE_COUNT; ++dt) {
+      if (p.dtypes & XHAL_DTYPE_BIT(dt)) printf(" %s", dtype_name(dt));
+    }
+    printf("\n      capabilities:%s%s%s%s%s\n",
+           p.capabilities & XHAL_CAP_HOST_VISIBLE_MEMORY ? " host-visible" : "",
+           p.capabilities & XHAL_CAP_PROFILING ? " profiling" : "",
+           p.capabilities & XHAL_CAP_KERNEL_LANG_OPENCL_C ? " opencl-c" : "",
+           p.capabilities & XHAL_CAP_PEER_COPY ? " peer-copy" : "",
+           p.capabilities & XHAL_CAP_HOST_FUNC ? " host-func" : "");
+  }
+}
+
+int main(int argc, char** argv) {
+  int json = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--json") == 0) {
+      json = 1;
+    } else {
+      fprintf(stderr, "usage: %s [--json]\n", argv[0]);
+      return 2;
+    }
+  }
+  xhal_instance_t instance;
+  xhal_status_t status = xhal_instance_create(NULL, &instance);
+  if (status != XHAL_OK) {
+    fprintf(stderr, "xhal-info: %s\n", xhal_last_error());
+    return 1;
+  }
+  if (json) {
+    print_json(instance);
+  } else {
+    print_text(instance);
+  }
+  xhal_instance_release(instance);
+  return 0;
+}

@@ -1,0 +1,230 @@
+/*
+ * acme_event.c - events: a point in a stream that the host can wait on
+ * (with a timeout), query, and measure the time between.
+ *
+ * event_record (acme_stream.c) queues an ACME_CMD_RECORD carrying the
+ * next generation number; when the stream worker reaches it, it calls
+ * acme_event_complete with the stream's status, so a failed stream fails
+ * its events instead of leaving their waiters hanging.
+ *
+ * VENDOR: on hardware the record command is a "write fence value"
+ * packet; waiting means sleeping on the device's interrupt (or polling
+ * the fence in memory), and the timestamp comes from the device clock.
+ *
+ * Thread-safety: every entry may be called from any thread while the
+ * event lives; the state is guarded by the event's mutex.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "acme_internal.h"
+
+xhal_status_t acme_event_create(xhal_plugin_device_t device,
+                                xhal_plugin_event_t* out_event) {
+  struct xhal_plugin_context* ctx;
+  struct xhal_plugin_event* event;
+  pthread_condattr_t attr;
+  int rc;
+  if (device == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  ctx = device->ctx;
+  if (out_event == NULL)
+    return acme_error(ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                      "event_create: out_event is NULL");
+  *out_event = NULL;
+  event = calloc(1, sizeof(*event));
+  if (event == NULL)
+    return acme_error(ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                      "event_create: no memory for the event");
+  if (pthread_mutex_init(&event->mu, NULL) != 0) {
+    free(event);
+    return acme_error(ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                      "event_create: cannot create its mutex");
+  }
+  /* Timed waits use CLOCK_MONOTONIC: a wall-clock jump must not stretch
+   * or cut a timeout. */
+  rc = pthread_condattr_init(&attr);
+  if (rc == 0) {
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0) rc = pthread_cond_init(&event->cv, &attr);
+    pthread_condattr_destroy(&attr);
+  }
+  if (rc != 0) {
+    pthread_mutex_destroy(&event->mu);
+    free(event);
+    return acme_error(ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                      "event_create: cannot create its condition variable");
+  }
+  event->ctx = ctx;
+  atomic_init(&event->refs, 1); /* the host's reference */
+  event->status = XHAL_OK;
+  *out_event = event;
+  return XHAL_OK;
+}
+
+void acme_event_retain(struct xhal_plugin_event* event) {
+  atomic_fetch_add_explicit(&event->refs, 1, memory_order_relaxed);
+}
+
+void acme_event_release(struct xhal_plugin_event* event) {
+  if (atomic_fetch_sub_explicit(&event->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  pthread_cond_destroy(&event->cv);
+  pthread_mutex_destroy(&event->mu);
+  free(event);
+}
+
+/* Queued records and waits hold their own references, so destroying an
+ * event whose record has not run yet is safe. */
+void acme_event_destroy(xhal_plugin_event_t event) {
+  if (event != NULL) acme_event_release(event);
+}
+
+uint64_t acme_event_next_gen(struct xhal_plugin_event* event) {
+  uint64_t gen;
+  pthread_mutex_lock(&event->mu);
+  gen = ++event->record_gen;
+  pthread_mutex_unlock(&event->mu);
+  return gen;
+}
+
+uint64_t acme_event_current_gen(struct xhal_plugin_event* event) {
+  uint64_t gen;
+  pthread_mutex_lock(&event->mu);
+  gen = event->record_gen;
+  pthread_mutex_unlock(&event->mu);
+  return gen;
+}
+
+void acme_event_complete(struct xhal_plugin_event* event, uint64_t gen,
+                         xhal_status_t status) {
+  uint64_t now = acme_now_ns();
+  pthread_mutex_lock(&event->mu);
+  /* Recorded on two streams, generations can finish out of order; an
+   * older one finishing late must not overwrite a newer result. */
+  if (gen > event->done_gen) {
+    event->done_gen = gen;
+    event->status = status;
+    event->stamp_ns = now;
+    pthread_cond_broadcast(&event->cv);
+  }
+  pthread_mutex_unlock(&event->mu);
+}
+
+xhal_status_t acme_event_wait_gen(struct xhal_plugin_event* event, uint64_t gen,
+                                  uint64_t timeout_ns) {
+  struct timespec deadline;
+  uint64_t deadline_ns = UINT64_MAX;
+  xhal_status_t status;
+  if (timeout_ns != UINT64_MAX &&
+      __builtin_add_overflow(acme_now_ns(), timeout_ns, &deadline_ns))
+    deadline_ns = UINT64_MAX; /* so far away that it means forever */
+  deadline.tv_sec = (time_t)(deadline_ns / 1000000000u);
+  deadline.tv_nsec = (long)(deadline_ns % 1000000000u);
+
+  pthread_mutex_lock(&event->mu);
+  while (event->done_gen < gen) {
+    int rc;
+    if (deadline_ns == UINT64_MAX) {
+      pthread_cond_wait(&event->cv, &event->mu);
+      continue;
+    }
+    rc = pthread_cond_timedwait(&event->cv, &event->mu, &deadline);
+    if (rc == ETIMEDOUT && event->done_gen < gen) {
+      pthread_mutex_unlock(&event->mu);
+      return XHAL_ERROR_TIMEOUT;
+    }
+  }
+  status = event->status;
+  pthread_mutex_unlock(&event->mu);
+  return status;
+}
+
+xhal_status_t acme_event_wait(xhal_plugin_event_t event, uint64_t timeout_ns) {
+  uint64_t gen;
+  xhal_status_t status;
+  if (event == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  gen = acme_event_current_gen(event);
+  if (gen == 0)
+    return acme_error(event->ctx, XHAL_ERROR_INVALID_STATE,
+                      "event_wait: the event was never recorded");
+  status = acme_event_wait_gen(event, gen, timeout_ns);
+  if (status == XHAL_ERROR_TIMEOUT)
+    return acme_error(event->ctx, status,
+                      "event_wait: not complete after %llu ns",
+                      (unsigned long long)timeout_ns);
+  if (status != XHAL_OK)
+    return acme_error(event->ctx, status,
+                      "event_wait: the captured work failed (status %d)",
+                      (int)status);
+  return XHAL_OK;
+}
+
+xhal_status_t acme_event_query(xhal_plugin_event_t event) {
+  xhal_status_t status;
+  if (event == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  pthread_mutex_lock(&event->mu);
+  if (event->record_gen == 0)
+    status = XHAL_ERROR_INVALID_STATE;
+  else if (event->done_gen < event->record_gen)
+    status = XHAL_ERROR_NOT_READY;
+  else
+    status = event->status;
+  pthread_mutex_unlock(&event->mu);
+  if (status == XHAL_ERROR_INVALID_STATE)
+    return acme_error(event->ctx, status,
+                      "event_query: the event was never recorded");
+  return status;
+}
+
+/* The completion stamp of the event's latest record, once it completed
+ * successfully. `which` names the event in messages. */
+static xhal_status_t event_stamp(struct xhal_plugin_event* event,
+                                 const char* which, uint64_t* out_ns) {
+  xhal_status_t status;
+  pthread_mutex_lock(&event->mu);
+  if (event->record_gen == 0)
+    status = XHAL_ERROR_INVALID_STATE;
+  else if (event->done_gen < event->record_gen)
+    status = XHAL_ERROR_NOT_READY;
+  else
+    status = event->status;
+  *out_ns = event->stamp_ns;
+  pthread_mutex_unlock(&event->mu);
+  if (status == XHAL_ERROR_INVALID_STATE)
+    return acme_error(event->ctx, status,
+                      "event_elapsed: %s was never recorded", which);
+  if (status == XHAL_ERROR_NOT_READY)
+    return acme_error(event->ctx, status, "event_elapsed: %s has not completed",
+                      which);
+  if (status != XHAL_OK)
+    return acme_error(event->ctx, status,
+                      "event_elapsed: %s completed with failure %d", which,
+                      (int)status);
+  return XHAL_OK;
+}
+
+xhal_status_t acme_event_elapsed(xhal_plugin_event_t start,
+                                 xhal_plugin_event_t end, uint64_t* out_ns) {
+  uint64_t t0 = 0;
+  uint64_t t1 = 0;
+  xhal_status_t status;
+  if (start == NULL || end == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  if (out_ns == NULL)
+    return acme_error(start->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                      "event_elapsed: out_ns is NULL");
+  status = event_stamp(start, "start", &t0);
+  if (status != XHAL_OK) return status;
+  status = event_stamp(end, "end", &t1);
+  if (status != XHAL_OK) return status;
+  /* Events of two streams may complete in either order; a negative span
+   * has no uint64_t answer. */
+  if (t1 < t0)
+    return acme_error(start->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                      "event_elapsed: end completed %llu ns before start",
+                      (unsigned long long)(t0 - t1));
+  *out_ns = t1 - t0;
+  return XHAL_OK;
+}
