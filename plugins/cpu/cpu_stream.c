@@ -610,7 +610,7 @@ xhal_status_t cpu_enqueue_op(void* user_data, xhal_plugin_stream_t s,
                      "inputs and exactly 1 output)",
                      call->num_inputs, call->num_outputs, XHAL_MAX_OP_INPUTS);
   for (i = 0; i < call->num_inputs; ++i) {
-    uint8_t* ptr;
+    uint8_t* ptr = NULL;
     status = op_operand(ctx, &call->inputs[i], "input", i, &ptr, &numel);
     if (status != XHAL_OK) return status;
     inputs[i] = ptr;
