@@ -106,6 +106,5 @@ uint32_t tracer_new_track(tracer_t* tracer, const char* name) {
 
 void tracer_op(tracer_t* tracer, uint32_t track, const char* name,
                uint64_t start_ns, uint64_t end_ns) {
-  complete_event(tracer, kStreamPid, (long)track, "op", name, start_ns,
-                 end_ns);
+  complete_event(tracer, kStreamPid, (long)track, "op", name, start_ns, end_ns);
 }
