@@ -1,0 +1,477 @@
+/*
+ * suite_event.c - events: waits that cover exactly the captured work,
+ * queries, timeouts, re-recording, waits across streams, devices and
+ * plugins, elapsed time, failure propagation (docs/abi.md, R-EVT-*).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cts.h"
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct waiter {
+  xhal_event_t event;
+  uint64_t timeout_ns;
+  xhal_status_t status;
+  atomic_int done;
+  pthread_t thread;
+} waiter_t;
+
+static void* waiter_main(void* p) {
+  waiter_t* w = p;
+  w->status = xhal_event_wait(w->event, w->timeout_ns);
+  atomic_store(&w->done, 1);
+  return NULL;
+}
+
+static void waiter_start(waiter_t* w, xhal_event_t event, uint64_t timeout) {
+  w->event = event;
+  w->timeout_ns = timeout;
+  w->status = XHAL_ERROR_INTERNAL;
+  atomic_init(&w->done, 0);
+  if (pthread_create(&w->thread, NULL, waiter_main, w) != 0)
+    cts_fail("cannot start a waiting thread");
+}
+
+/* Waits up to timeout_ms for the waiter; 1 if it returned. */
+static int waiter_join(waiter_t* w, uint32_t timeout_ms) {
+  uint64_t end = cts_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+  while (!atomic_load(&w->done) && cts_now_ns() < end) cts_sleep_ms(1);
+  if (!atomic_load(&w->done)) return 0;
+  pthread_join(w->thread, NULL);
+  return 1;
+}
+
+typedef struct flag_func {
+  atomic_int value;
+} flag_func_t;
+
+static xhal_status_t set_flag(void* p) {
+  atomic_store(&((flag_func_t*)p)->value, 1);
+  return XHAL_OK;
+}
+
+/* Records into `seen` whether `flag` was set when the function ran. */
+typedef struct observe {
+  flag_func_t* flag;
+  atomic_int seen;
+  atomic_int ran;
+} observe_t;
+
+static xhal_status_t observe_flag(void* p) {
+  observe_t* o = p;
+  atomic_store(&o->seen, atomic_load(&o->flag->value));
+  atomic_store(&o->ran, 1);
+  return XHAL_OK;
+}
+
+static xhal_status_t sleep_30ms(void* unused) {
+  (void)unused;
+  cts_sleep_ms(30);
+  return XHAL_OK;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_wait_covers_prior_work(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, 4096, 0);
+  uint8_t data[4096], back[4096];
+  cts_rand_bytes(ctx, data, sizeof(data));
+  cts_gate_t* gate = cts_gate_new();
+  flag_func_t flag = {0};
+  xhal_event_t event = cts_event(dev);
+  cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+  cts_ok(xhal_stream_enqueue_write(stream, buf, 0, data, sizeof(data)),
+         "write");
+  cts_ok(xhal_stream_enqueue_host_func(stream, set_flag, &flag), "flag");
+  cts_ok(xhal_stream_record_event(stream, event), "record");
+  waiter_t w;
+  waiter_start(&w, event, XHAL_TIMEOUT_INFINITE);
+  cts_step("event_wait (infinite) while the captured work is gated");
+  int returned = waiter_join(&w, 200);
+  cts_check(!returned,
+            "event_wait returned %s while the work it captured was still "
+            "blocked (event signalled before its work completed)",
+            xhal_status_name(w.status));
+  cts_gate_open(gate);
+  cts_check(waiter_join(&w, 10000),
+            "event_wait did not return within 10 s after the work could run");
+  cts_ok(w.status, "event_wait after the work completed");
+  cts_check(atomic_load(&flag.value),
+            "event_wait returned before the last host function before the "
+            "record ran");
+  /* The write is visible to another stream without synchronising. */
+  xhal_stream_t other = cts_stream(dev);
+  cts_read_sync(other, buf, 0, back, sizeof(back));
+  cts_check(memcmp(back, data, sizeof(data)) == 0,
+            "after event_wait the write before the record is not visible");
+  cts_ok(xhal_stream_synchronize(stream), "synchronize");
+  cts_gate_free(gate);
+  xhal_event_release(event);
+  xhal_stream_release(other);
+  xhal_stream_release(stream);
+  xhal_buffer_release(buf);
+}
+
+static void test_query_not_ready(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  cts_gate_t* gate = cts_gate_new();
+  xhal_event_t event = cts_event(dev);
+  cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+  cts_ok(xhal_stream_record_event(stream, event), "record");
+  cts_sleep_ms(20);
+  cts_expect(xhal_event_query(event), XHAL_ERROR_NOT_READY,
+             "event_query while the captured work is gated");
+  cts_gate_open(gate);
+  cts_ok(xhal_event_wait(event, 10000000000ull), "event_wait");
+  cts_ok(xhal_event_query(event), "event_query after completion");
+  cts_gate_free(gate);
+  xhal_event_release(event);
+  xhal_stream_release(stream);
+}
+
+static void test_wait_timeout(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  cts_gate_t* gate = cts_gate_new();
+  xhal_event_t event = cts_event(dev);
+  cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+  cts_ok(xhal_stream_record_event(stream, event), "record");
+  const uint64_t timeouts_ms[] = {1, 50};
+  for (size_t i = 0; i < 2; ++i) {
+    uint64_t t0 = cts_now_ns();
+    cts_step("event_wait with a %llu ms timeout on gated work",
+             (unsigned long long)timeouts_ms[i]);
+    cts_expect(xhal_event_wait(event, timeouts_ms[i] * 1000000ull),
+               XHAL_ERROR_TIMEOUT, "event_wait(%llu ms) on gated work",
+               (unsigned long long)timeouts_ms[i]);
+    uint64_t took = cts_now_ns() - t0;
+    cts_check(took >= timeouts_ms[i] * 1000000ull,
+              "event_wait(%llu ms) timed out after %.3f ms, before its timeout",
+              (unsigned long long)timeouts_ms[i], (double)took / 1e6);
+    cts_check(took < timeouts_ms[i] * 1000000ull + 2000000000ull,
+              "event_wait(%llu ms) took %.0f ms to time out",
+              (unsigned long long)timeouts_ms[i], (double)took / 1e6);
+  }
+  cts_gate_open(gate);
+  cts_ok(xhal_event_wait(event, 10000000000ull),
+         "the work completes after a timed-out wait");
+  cts_gate_free(gate);
+  xhal_event_release(event);
+  xhal_stream_release(stream);
+}
+
+static void test_wait_zero_polls(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_device_properties_t props;
+  cts_ok(xhal_device_properties(dev, &props), "properties");
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_event_t event = cts_event(dev);
+  cts_gate_t* gate = cts_gate_new();
+  if (props.capabilities & XHAL_CAP_HOST_FUNC) {
+    cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+    cts_ok(xhal_stream_record_event(stream, event), "record");
+    uint64_t t0 = cts_now_ns();
+    cts_step("event_wait(0) on gated work");
+    xhal_status_t s = xhal_event_wait(event, 0);
+    uint64_t took = cts_now_ns() - t0;
+    cts_expect(s, XHAL_ERROR_TIMEOUT, "event_wait(0) on pending work");
+    cts_check(took < 100000000ull, "event_wait(0) took %.1f ms",
+              (double)took / 1e6);
+    cts_gate_open(gate);
+  } else {
+    cts_ok(xhal_stream_record_event(stream, event), "record");
+  }
+  cts_ok(xhal_stream_synchronize(stream), "synchronize");
+  uint64_t t0 = cts_now_ns();
+  cts_ok(xhal_event_wait(event, 0), "event_wait(0) on completed work");
+  cts_check(cts_now_ns() - t0 < 100000000ull,
+            "event_wait(0) on completed work took more than 100 ms");
+  cts_gate_free(gate);
+  xhal_event_release(event);
+  xhal_stream_release(stream);
+}
+
+static void test_rerecord(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_event_t event = cts_event(dev);
+  cts_ok(xhal_stream_record_event(stream, event), "first record");
+  cts_ok(xhal_event_wait(event, 10000000000ull), "wait on the first record");
+  cts_gate_t* gate = cts_gate_new();
+  cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+  cts_ok(xhal_stream_record_event(stream, event), "second record");
+  cts_sleep_ms(20);
+  cts_expect(xhal_event_query(event), XHAL_ERROR_NOT_READY,
+             "event_query after re-recording behind gated work (the event "
+             "still answers for its first record)");
+  cts_expect(xhal_event_wait(event, 1000000ull), XHAL_ERROR_TIMEOUT,
+             "event_wait(1 ms) after re-recording behind gated work");
+  cts_gate_open(gate);
+  cts_ok(xhal_event_wait(event, 10000000000ull), "wait on the second record");
+  cts_gate_free(gate);
+  xhal_event_release(event);
+  xhal_stream_release(stream);
+}
+
+/* Stream `a` runs gated work then sets a flag and records `event`;
+ * stream `b` waits on the event, then observes the flag. */
+static void check_wait_chain(xhal_stream_t a, xhal_stream_t b,
+                             xhal_event_t event, const char* what) {
+  cts_gate_t* gate = cts_gate_new();
+  flag_func_t flag = {0};
+  observe_t obs;
+  obs.flag = &flag;
+  atomic_init(&obs.seen, 0);
+  atomic_init(&obs.ran, 0);
+  /* A device without asynchronous host functions runs the gate (and a
+   * host without an asynchronous wait path waits) right here, so the
+   * gate opens from another thread. */
+  cts_gate_open_after(gate, 100);
+  cts_ok(xhal_stream_enqueue_host_func(a, cts_gate_func, gate), "%s: gate",
+         what);
+  cts_ok(xhal_stream_enqueue_host_func(a, set_flag, &flag), "%s: flag", what);
+  cts_ok(xhal_stream_record_event(a, event), "%s: record", what);
+  cts_step("%s: stream_wait_event", what);
+  cts_ok(xhal_stream_wait_event(b, event), "%s: stream_wait_event", what);
+  cts_ok(xhal_stream_enqueue_host_func(b, observe_flag, &obs), "%s: observer",
+         what);
+  cts_step("%s: synchronize the waiting stream", what);
+  cts_ok(xhal_stream_synchronize(b), "%s: synchronize the waiting stream",
+         what);
+  cts_ok(xhal_stream_synchronize(a), "%s: synchronize the gated stream", what);
+  cts_check(atomic_load(&obs.ran), "%s: the waiting stream's work never ran",
+            what);
+  cts_check(atomic_load(&obs.seen),
+            "%s: work after stream_wait_event ran before the event's work "
+            "completed",
+            what);
+  cts_gate_free(gate);
+}
+
+static void test_cross_stream(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_device_properties_t props;
+  cts_ok(xhal_device_properties(dev, &props), "properties");
+  if (!(props.capabilities & XHAL_CAP_HOST_FUNC))
+    cts_skip("XHAL_CAP_HOST_FUNC");
+  xhal_stream_t a = cts_stream(dev);
+  xhal_stream_t b = cts_stream(dev);
+  xhal_event_t event = cts_event(dev);
+  check_wait_chain(a, b, event, "cross-stream");
+  xhal_event_release(event);
+  xhal_stream_release(a);
+  xhal_stream_release(b);
+}
+
+static void test_cross_device(cts_ctx_t* ctx) {
+  xhal_device_t d0 = cts_device(ctx);
+  xhal_device_t d1 = cts_device2(ctx);
+  xhal_stream_t s0 = cts_stream(d0);
+  xhal_stream_t s1 = cts_stream(d1);
+  xhal_event_t e1 = cts_event(d1);
+  xhal_event_t e0 = cts_event(d0);
+  check_wait_chain(s1, s0, e1, "device 1 -> device 0");
+  check_wait_chain(s0, s1, e0, "device 0 -> device 1");
+  xhal_event_release(e0);
+  xhal_event_release(e1);
+  xhal_stream_release(s0);
+  xhal_stream_release(s1);
+}
+
+static void test_cross_plugin(cts_ctx_t* ctx) {
+  xhal_device_t ours = cts_device(ctx);
+  xhal_device_t theirs = cts_partner_device(ctx);
+  xhal_stream_t s0 = cts_stream(ours);
+  xhal_stream_t s1 = cts_stream(theirs);
+  xhal_event_t e0 = cts_event(ours);
+  xhal_event_t e1 = cts_event(theirs);
+  check_wait_chain(s1, s0, e1, "partner plugin -> this plugin");
+  check_wait_chain(s0, s1, e0, "this plugin -> partner plugin");
+  xhal_event_release(e0);
+  xhal_event_release(e1);
+  xhal_stream_release(s0);
+  xhal_stream_release(s1);
+}
+
+/* Records a, b, c around `between` (a host function, or a fill of
+ * `fill_bytes` when NULL) and returns elapsed(a, a), (a, b), (a, c). */
+static void elapsed_triplet(cts_ctx_t* ctx, xhal_host_func_t between,
+                            uint64_t fill_bytes, uint64_t out[3],
+                            uint64_t* wall_ns) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = fill_bytes ? cts_buffer(ctx, dev, fill_bytes, 0) : NULL;
+  xhal_event_t e[3] = {cts_event(dev), cts_event(dev), cts_event(dev)};
+  uint8_t pattern = 0x5A;
+  uint64_t t0 = cts_now_ns();
+  for (int i = 0; i < 3; ++i) {
+    cts_ok(xhal_stream_record_event(stream, e[i]), "record %c", 'a' + i);
+    if (i == 2) break;
+    if (between) {
+      cts_ok(xhal_stream_enqueue_host_func(stream, between, NULL), "sleep");
+    } else {
+      cts_ok(xhal_stream_enqueue_fill(stream, buf, 0, fill_bytes, &pattern, 1),
+             "fill %llu bytes", (unsigned long long)fill_bytes);
+    }
+  }
+  cts_ok(xhal_stream_synchronize(stream), "synchronize");
+  *wall_ns = cts_now_ns() - t0;
+  for (int i = 0; i < 3; ++i) {
+    cts_ok(xhal_event_elapsed(e[0], e[i], &out[i]), "elapsed(a, %c)", 'a' + i);
+  }
+  for (int i = 0; i < 3; ++i) xhal_event_release(e[i]);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+static void test_elapsed_monotonic(cts_ctx_t* ctx) {
+  /* Device work between the records: its time shows on any timer, a
+   * simulator's included. */
+  xhal_device_properties_t p;
+  cts_ok(xhal_device_properties(cts_device(ctx), &p), "properties");
+  uint64_t bytes =
+      p.max_alloc_bytes < (4u << 20) ? p.max_alloc_bytes : (4u << 20);
+  uint64_t t[3], wall = 0;
+  elapsed_triplet(ctx, NULL, bytes, t, &wall);
+  cts_check(t[0] == 0, "elapsed(a, a) is %llu ns", (unsigned long long)t[0]);
+  cts_check(t[1] > 0,
+            "elapsed(a, b) is 0 around a %llu-byte fill (the device timer "
+            "does not advance with device work)",
+            (unsigned long long)bytes);
+  cts_check(t[1] < t[2],
+            "elapsed(a, b) %llu ns is not below elapsed(a, c) %llu ns with "
+            "a fill between b and c",
+            (unsigned long long)t[1], (unsigned long long)t[2]);
+}
+
+static void test_elapsed_real_time(cts_ctx_t* ctx) {
+  uint64_t t[3], wall = 0;
+  elapsed_triplet(ctx, sleep_30ms, 0, t, &wall);
+  /* 30 ms of stream time between a and b, 60 ms between a and c; 1 ms
+   * of slack for timer granularity. */
+  cts_check(t[1] >= 29000000ull,
+            "elapsed(a, b) is %.3f ms around 30 ms of stream time",
+            (double)t[1] / 1e6);
+  cts_check(t[2] >= 59000000ull,
+            "elapsed(a, c) is %.3f ms around 60 ms of stream time",
+            (double)t[2] / 1e6);
+  cts_check(t[2] <= wall + 5000000ull,
+            "elapsed(a, c) %.3f ms exceeds the %.3f ms the host waited "
+            "(timer ratio wrong?)",
+            (double)t[2] / 1e6, (double)wall / 1e6);
+}
+
+static void test_failure_propagates(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t a = cts_stream(dev);
+  xhal_stream_t b = cts_stream(dev);
+  xhal_event_t event = cts_event(dev);
+  cts_ok(xhal_stream_enqueue_host_func(a, cts_failing_func, NULL),
+         "failing host function");
+  cts_ok(xhal_stream_record_event(a, event), "record after the failure");
+  cts_step("event_wait on an event recorded after a failure");
+  xhal_status_t s = xhal_event_wait(event, 10000000000ull);
+  cts_check(s != XHAL_OK && s != XHAL_ERROR_TIMEOUT,
+            "event_wait on an event recorded after failed work returned %s "
+            "(want the failure)",
+            xhal_status_name(s));
+  s = xhal_event_query(event);
+  cts_check(s != XHAL_OK && s != XHAL_ERROR_NOT_READY,
+            "event_query on an event recorded after failed work returned %s",
+            xhal_status_name(s));
+  /* A stream waiting on the failed event fails too. */
+  xhal_buffer_t buf = cts_buffer(ctx, dev, 16, 0);
+  uint8_t zeros[16] = {0}, ones[16], back[16];
+  memset(ones, 1, sizeof(ones));
+  cts_write_sync(b, buf, 0, zeros, sizeof(zeros));
+  xhal_status_t w = xhal_stream_wait_event(b, event);
+  if (w == XHAL_OK) {
+    xhal_status_t e = xhal_stream_enqueue_write(b, buf, 0, ones, 16);
+    (void)e;
+    cts_step("synchronize a stream that waited on a failed event");
+    cts_check(xhal_stream_synchronize(b) != XHAL_OK,
+              "a stream that waited on a failed event synchronizes with "
+              "XHAL_OK");
+    xhal_stream_t c = cts_stream(dev);
+    cts_read_sync(c, buf, 0, back, sizeof(back));
+    cts_check(memcmp(back, zeros, sizeof(back)) == 0,
+              "work after a wait on a failed event ran anyway");
+    xhal_stream_release(c);
+  }
+  xhal_buffer_release(buf);
+  xhal_event_release(event);
+  xhal_stream_release(a);
+  xhal_stream_release(b);
+}
+
+static void test_destroy_pending(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  cts_gate_t* gate = cts_gate_new();
+  xhal_event_t event = cts_event(dev);
+  cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+  cts_ok(xhal_stream_record_event(stream, event), "record");
+  cts_gate_open_after(gate, 50);
+  cts_step("event_destroy while its record is pending");
+  xhal_event_release(event);
+  cts_step("synchronize after destroying a pending event");
+  cts_ok(xhal_stream_synchronize(stream), "synchronize");
+  cts_gate_free(gate);
+  xhal_stream_release(stream);
+}
+
+static void test_never_recorded(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  xhal_plugin_device_t dev = NULL;
+  cts_ok(cts_direct_device(d, 0, &dev), "device_open(0)");
+  xhal_plugin_event_t event = NULL;
+  cts_ok(d->table.event_create(dev, &event), "event_create");
+  cts_step("event_wait on a never-recorded event");
+  cts_expect(d->table.event_wait(event, 0), XHAL_ERROR_INVALID_STATE,
+             "event_wait(0) on an event never recorded");
+  cts_expect(d->table.event_wait(event, 1000000ull), XHAL_ERROR_INVALID_STATE,
+             "event_wait(1 ms) on an event never recorded");
+  cts_expect(d->table.event_query(event), XHAL_ERROR_INVALID_STATE,
+             "event_query on an event never recorded");
+  d->table.event_destroy(event);
+}
+
+static const cts_test_t kTests[] = {
+    {"wait_covers_prior_work", "R-EVT-1", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
+     test_wait_covers_prior_work, 0},
+    {"query_not_ready", "R-EVT-2", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
+     test_query_not_ready, 0},
+    {"wait_timeout", "R-EVT-3", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
+     test_wait_timeout, 0},
+    {"wait_zero_polls", "R-EVT-4", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_wait_zero_polls, 0},
+    {"rerecord", "R-EVT-5", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC, test_rerecord,
+     0},
+    {"cross_stream", "R-EVT-6", CTS_PROFILE_CORE, CTS_NEED_WAIT_EVENT,
+     test_cross_stream, 0},
+    {"cross_device", "R-EVT-7", CTS_PROFILE_CORE, CTS_NEED_TWO_DEVICES,
+     test_cross_device, 0},
+    {"cross_plugin", "R-EVT-8", CTS_PROFILE_CORE, CTS_NEED_PARTNER,
+     test_cross_plugin, 0},
+    {"elapsed_monotonic", "R-EVT-9", CTS_PROFILE_CORE, CTS_NEED_PROFILING,
+     test_elapsed_monotonic, 0},
+    {"elapsed_real_time", "R-EVT-13", CTS_PROFILE_OPTIONAL, CTS_NEED_PROFILING,
+     test_elapsed_real_time, 0},
+    {"failure_propagates", "R-EVT-10", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
+     test_failure_propagates, 0},
+    {"destroy_pending", "R-EVT-11", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
+     test_destroy_pending, 0},
+    {"never_recorded", "R-EVT-12", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_never_recorded, 0},
+};
+
+const cts_suite_t cts_suite_event = {"event", kTests,
+                                     sizeof(kTests) / sizeof(kTests[0])};

@@ -1,0 +1,526 @@
+/*
+ * suite_memory.c - buffers: allocation limits, transfers at odd sizes and
+ * unaligned offsets with every byte checked, no writes outside the range,
+ * mapping (docs/abi.md, R-MEM-*).
+ *
+ * Transfer tests keep a host model of each buffer and compare the whole
+ * buffer after every operation, so a byte written one past the range (or
+ * anywhere else) is caught, not only wrong bytes inside it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cts.h"
+
+/* Sizes and offsets chosen to miss every power-of-two fast path. */
+static const uint64_t kOddSizes[] = {1,  2,  3,  5,   7,   8,   13,   31,
+                                     63, 64, 65, 127, 255, 257, 1000, 4093};
+static const uint64_t kOddOffsets[] = {0, 1, 3, 5, 7, 61, 255, 1021};
+enum { kModelBytes = 8192 };
+
+/* Reads the whole buffer and compares it with the model. */
+static void check_model(xhal_stream_t stream, xhal_buffer_t buf,
+                        const uint8_t* model, uint64_t size, const char* op) {
+  uint8_t* back = cts_alloc(size);
+  cts_read_sync(stream, buf, 0, back, size);
+  uint64_t at = cts_first_diff(back, model, size);
+  if (at != size) {
+    cts_fail(
+        "after %s: byte %llu of the %llu-byte buffer is 0x%02x, want "
+        "0x%02x",
+        op, (unsigned long long)at, (unsigned long long)size, back[at],
+        model[at]);
+  }
+  free(back);
+}
+
+static xhal_plugin_device_t direct_device(cts_direct_t* d) {
+  xhal_plugin_device_t dev = NULL;
+  cts_ok(cts_direct_device(d, 0, &dev), "device_open(0)");
+  return dev;
+}
+
+static xhal_device_properties_t direct_props(cts_direct_t* d) {
+  xhal_device_properties_t p;
+  memset(&p, 0, sizeof(p));
+  p.struct_size = (uint32_t)sizeof(p);
+  cts_ok(d->table.device_properties(d->context, 0, &p), "device_properties");
+  return p;
+}
+
+/* ---------------------------------------------------------- allocation */
+
+static void test_alloc_sizes(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_device_properties_t p;
+  cts_ok(xhal_device_properties(dev, &p), "properties");
+  uint32_t flag_sets[4] = {0, XHAL_MEMORY_DEVICE_LOCAL, 0, 0};
+  uint32_t nflags = 2;
+  if (p.capabilities & XHAL_CAP_HOST_VISIBLE_MEMORY) {
+    flag_sets[nflags++] = XHAL_MEMORY_HOST_VISIBLE;
+    flag_sets[nflags++] = XHAL_MEMORY_HOST_VISIBLE | XHAL_MEMORY_HOST_CACHED;
+  }
+  const uint64_t sizes[] = {
+      1, 2, 3, 7, 63, 64, 65, 4095, 4096, 4097, (1u << 20) + 3};
+  xhal_stream_t stream = cts_stream(dev);
+  for (uint32_t f = 0; f < nflags; ++f) {
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); ++s) {
+      if (sizes[s] > p.max_alloc_bytes) continue;
+      xhal_buffer_t buf = cts_buffer(ctx, dev, sizes[s], flag_sets[f]);
+      /* The last byte is usable: the allocation is at least that big. */
+      uint8_t in = (uint8_t)(s * 31 + f), out = 0;
+      cts_ok(xhal_stream_enqueue_write(stream, buf, sizes[s] - 1, &in, 1),
+             "write the last byte of a %llu-byte buffer (flags 0x%x)",
+             (unsigned long long)sizes[s], flag_sets[f]);
+      cts_read_sync(stream, buf, sizes[s] - 1, &out, 1);
+      cts_check(in == out, "last byte of a %llu-byte buffer reads back wrong",
+                (unsigned long long)sizes[s]);
+      xhal_buffer_release(buf);
+    }
+  }
+  xhal_stream_release(stream);
+}
+
+static void test_alloc_zero_rejected(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  xhal_plugin_buffer_t buf = NULL;
+  cts_step("buffer_alloc(size 0)");
+  xhal_status_t s = d->table.buffer_alloc(direct_device(d), 0, 0, &buf);
+  if (s == XHAL_OK) d->table.buffer_free(direct_device(d), buf);
+  cts_expect(s, XHAL_ERROR_INVALID_ARGUMENT, "buffer_alloc of size 0");
+}
+
+static void test_alloc_too_large(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  xhal_device_properties_t p = direct_props(d);
+  const uint64_t sizes[] = {p.max_alloc_bytes + 1u, UINT64_MAX};
+  for (size_t i = 0; i < 2; ++i) {
+    if (sizes[i] <= p.max_alloc_bytes) continue; /* max is UINT64_MAX */
+    xhal_plugin_buffer_t buf = NULL;
+    cts_step("buffer_alloc(%llu)", (unsigned long long)sizes[i]);
+    xhal_status_t s =
+        d->table.buffer_alloc(direct_device(d), sizes[i], 0, &buf);
+    if (s == XHAL_OK) d->table.buffer_free(direct_device(d), buf);
+    cts_expect(s, XHAL_ERROR_OUT_OF_RANGE,
+               "buffer_alloc of %llu bytes (max_alloc_bytes %llu)",
+               (unsigned long long)sizes[i],
+               (unsigned long long)p.max_alloc_bytes);
+  }
+}
+
+static void test_alloc_unknown_flags(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const uint32_t flags[] = {1u << 3, 1u << 31, 0xFFFFFFFFu};
+  for (size_t i = 0; i < 3; ++i) {
+    xhal_plugin_buffer_t buf = NULL;
+    xhal_status_t s =
+        d->table.buffer_alloc(direct_device(d), 64, flags[i], &buf);
+    if (s == XHAL_OK) d->table.buffer_free(direct_device(d), buf);
+    cts_expect(s, XHAL_ERROR_INVALID_ARGUMENT,
+               "buffer_alloc with memory flags 0x%x", flags[i]);
+  }
+}
+
+static void test_alloc_at_limit(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  xhal_device_properties_t p = direct_props(d);
+  xhal_plugin_device_t dev = direct_device(d);
+  xhal_plugin_buffer_t buf = NULL;
+  cts_step("buffer_alloc(max_alloc_bytes = %llu)",
+           (unsigned long long)p.max_alloc_bytes);
+  xhal_status_t s = t->buffer_alloc(dev, p.max_alloc_bytes, 0, &buf);
+  if (s == XHAL_ERROR_OUT_OF_MEMORY) return;
+  cts_ok(s,
+         "buffer_alloc of max_alloc_bytes (%llu) must succeed or report "
+         "XHAL_ERROR_OUT_OF_MEMORY",
+         (unsigned long long)p.max_alloc_bytes);
+  xhal_plugin_stream_t stream = NULL;
+  cts_ok(t->stream_create(dev, 0, &stream), "stream_create");
+  uint8_t in[2] = {0x5A, 0xA5}, out[2] = {0, 0};
+  uint64_t last = p.max_alloc_bytes - 1u;
+  cts_ok(t->enqueue_write(stream, buf, 0, &in[0], 1), "write the first byte");
+  cts_ok(t->enqueue_write(stream, buf, last, &in[1], 1), "write the last byte");
+  cts_ok(t->enqueue_read(stream, buf, 0, &out[0], 1), "read the first byte");
+  cts_ok(t->enqueue_read(stream, buf, last, &out[1], 1), "read the last byte");
+  cts_step("stream_synchronize on the largest buffer");
+  cts_ok(t->stream_synchronize(stream), "synchronize");
+  cts_check(in[0] == out[0] && in[1] == out[1],
+            "first/last byte of the largest buffer read back wrong");
+  t->stream_destroy(stream);
+  t->buffer_free(dev, buf);
+}
+
+/* ----------------------------------------------------------- transfers */
+
+static void test_write_read_roundtrip(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kModelBytes, 0);
+  uint8_t* model = cts_alloc(kModelBytes);
+  cts_rand_bytes(ctx, model, kModelBytes);
+  cts_write_sync(stream, buf, 0, model, kModelBytes);
+  uint8_t src[4096];
+  uint8_t dst[4096 + 2];
+  for (size_t s = 0; s < sizeof(kOddSizes) / sizeof(kOddSizes[0]); ++s) {
+    for (size_t o = 0; o < sizeof(kOddOffsets) / sizeof(kOddOffsets[0]); ++o) {
+      uint64_t size = kOddSizes[s];
+      uint64_t off = kOddOffsets[o];
+      if (off + size > kModelBytes) continue;
+      cts_rand_bytes(ctx, src, size);
+      cts_ok(xhal_stream_enqueue_write(stream, buf, off, src, size),
+             "write %llu bytes at %llu", (unsigned long long)size,
+             (unsigned long long)off);
+      memcpy(model + off, src, size);
+      /* Guard bytes around the host destination catch reads that write
+       * too much host memory. */
+      memset(dst, 0xEE, sizeof(dst));
+      cts_read_sync(stream, buf, off, dst + 1, size);
+      cts_check(dst[0] == 0xEE && dst[size + 1] == 0xEE,
+                "enqueue_read of %llu bytes wrote host memory outside the "
+                "destination",
+                (unsigned long long)size);
+      uint64_t at = cts_first_diff(dst + 1, src, size);
+      cts_check(at == size,
+                "%llu bytes written at offset %llu read back wrong at byte "
+                "%llu",
+                (unsigned long long)size, (unsigned long long)off,
+                (unsigned long long)at);
+    }
+  }
+  check_model(stream, buf, model, kModelBytes, "odd-sized writes");
+  free(model);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+static void test_copy_bounds(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t src = cts_buffer(ctx, dev, kModelBytes, 0);
+  xhal_buffer_t dst = cts_buffer(ctx, dev, kModelBytes, 0);
+  uint8_t* src_model = cts_alloc(kModelBytes);
+  uint8_t* dst_model = cts_alloc(kModelBytes);
+  cts_rand_bytes(ctx, src_model, kModelBytes);
+  memset(dst_model, 0x5A, kModelBytes);
+  cts_write_sync(stream, src, 0, src_model, kModelBytes);
+  cts_write_sync(stream, dst, 0, dst_model, kModelBytes);
+  for (size_t s = 0; s < sizeof(kOddSizes) / sizeof(kOddSizes[0]); ++s) {
+    uint64_t size = kOddSizes[s];
+    uint64_t src_off = kOddOffsets[s % 8];
+    uint64_t dst_off = kOddOffsets[(s + 3) % 8] + 7u * s;
+    /* Every range ends inside the buffer, so a byte past it lands in
+     * memory the model sees. */
+    if (src_off + size >= kModelBytes || dst_off + size >= kModelBytes)
+      continue;
+    cts_ok(xhal_stream_enqueue_copy(stream, src, src_off, dst, dst_off, size),
+           "copy %llu bytes %llu -> %llu", (unsigned long long)size,
+           (unsigned long long)src_off, (unsigned long long)dst_off);
+    memcpy(dst_model + dst_off, src_model + src_off, size);
+    char op[96];
+    snprintf(op, sizeof(op), "a copy of %llu bytes from %llu to %llu",
+             (unsigned long long)size, (unsigned long long)src_off,
+             (unsigned long long)dst_off);
+    check_model(stream, dst, dst_model, kModelBytes, op);
+  }
+  check_model(stream, src, src_model, kModelBytes, "copies (source buffer)");
+  free(src_model);
+  free(dst_model);
+  xhal_buffer_release(src);
+  xhal_buffer_release(dst);
+  xhal_stream_release(stream);
+}
+
+static void test_copy_overlap(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kModelBytes, 0);
+  uint8_t* model = cts_alloc(kModelBytes);
+  cts_rand_bytes(ctx, model, kModelBytes);
+  cts_write_sync(stream, buf, 0, model, kModelBytes);
+  /* Forward and backward overlaps, small and large shifts. */
+  const struct {
+    uint64_t src, dst, size;
+  } cases[] = {{0, 1, 1000},    {1, 0, 1000},     {100, 103, 777},
+               {103, 100, 777}, {10, 2000, 3000}, {2000, 10, 3000},
+               {5, 5, 64}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+    cts_ok(xhal_stream_enqueue_copy(stream, buf, cases[i].src, buf,
+                                    cases[i].dst, cases[i].size),
+           "overlapping copy %llu -> %llu of %llu bytes",
+           (unsigned long long)cases[i].src, (unsigned long long)cases[i].dst,
+           (unsigned long long)cases[i].size);
+    memmove(model + cases[i].dst, model + cases[i].src, cases[i].size);
+    char op[96];
+    snprintf(op, sizeof(op), "an overlapping copy %llu -> %llu of %llu bytes",
+             (unsigned long long)cases[i].src, (unsigned long long)cases[i].dst,
+             (unsigned long long)cases[i].size);
+    check_model(stream, buf, model, kModelBytes, op);
+  }
+  free(model);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+static void test_fill_patterns(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kModelBytes, 0);
+  uint8_t* model = cts_alloc(kModelBytes);
+  cts_rand_bytes(ctx, model, kModelBytes);
+  cts_write_sync(stream, buf, 0, model, kModelBytes);
+  const uint32_t psizes[] = {1, 2, 4};
+  for (size_t p = 0; p < 3; ++p) {
+    uint32_t ps = psizes[p];
+    for (size_t s = 0; s < sizeof(kOddSizes) / sizeof(kOddSizes[0]); ++s) {
+      uint64_t size = kOddSizes[s] * ps;
+      uint64_t off = kOddOffsets[(s + p) % 8] * ps;
+      if (off + size >= kModelBytes) continue;
+      uint8_t pattern[4];
+      cts_rand_bytes(ctx, pattern, sizeof(pattern));
+      cts_ok(xhal_stream_enqueue_fill(stream, buf, off, size, pattern, ps),
+             "fill %llu bytes at %llu with a %u-byte pattern",
+             (unsigned long long)size, (unsigned long long)off, ps);
+      for (uint64_t i = 0; i < size; ++i) model[off + i] = pattern[i % ps];
+      char op[96];
+      snprintf(op, sizeof(op), "a %u-byte-pattern fill of %llu bytes at %llu",
+               ps, (unsigned long long)size, (unsigned long long)off);
+      check_model(stream, buf, model, kModelBytes, op);
+    }
+  }
+  free(model);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+static void test_buffers_independent(cts_ctx_t* ctx) {
+  enum { kBuffers = 16 };
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t bufs[kBuffers];
+  uint8_t* models[kBuffers];
+  uint64_t sizes[kBuffers];
+  for (int i = 0; i < kBuffers; ++i) {
+    sizes[i] = 1u + (uint64_t)(i * 397) % 3000u;
+    bufs[i] = cts_buffer(ctx, dev, sizes[i], 0);
+    models[i] = cts_alloc(sizes[i]);
+    cts_rand_bytes(ctx, models[i], sizes[i]);
+    cts_ok(xhal_stream_enqueue_write(stream, bufs[i], 0, models[i], sizes[i]),
+           "write buffer %d", i);
+  }
+  cts_ok(xhal_stream_synchronize(stream), "synchronize");
+  /* Overwrite each buffer whole, then check every other one. */
+  for (int i = 0; i < kBuffers; ++i) {
+    uint8_t value = (uint8_t)(0x11 * (i + 1));
+    cts_ok(xhal_stream_enqueue_fill(stream, bufs[i], 0, sizes[i], &value, 1),
+           "fill buffer %d", i);
+    memset(models[i], value, sizes[i]);
+  }
+  for (int i = 0; i < kBuffers; ++i) {
+    char op[64];
+    snprintf(op, sizeof(op), "filling 16 buffers (buffer %d)", i);
+    check_model(stream, bufs[i], models[i], sizes[i], op);
+    xhal_buffer_release(bufs[i]);
+    free(models[i]);
+  }
+  xhal_stream_release(stream);
+}
+
+/* --------------------------------------------------------------- maps */
+
+static void test_map_coherent(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  enum { kSize = 4099 };
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kSize, XHAL_MEMORY_HOST_VISIBLE);
+  uint8_t* data = cts_alloc(kSize);
+  cts_rand_bytes(ctx, data, kSize);
+  cts_write_sync(stream, buf, 0, data, kSize);
+  void* ptr = NULL;
+  cts_ok(xhal_buffer_map(buf, 0, kSize, XHAL_MAP_READ | XHAL_MAP_WRITE, &ptr),
+         "map the whole buffer");
+  cts_check(memcmp(ptr, data, kSize) == 0,
+            "the mapping shows other bytes than the stream wrote (byte %llu)",
+            (unsigned long long)cts_first_diff(ptr, data, kSize));
+  cts_rand_bytes(ctx, data, kSize);
+  memcpy(ptr, data, kSize);
+  cts_ok(xhal_buffer_unmap(buf, ptr), "unmap");
+  uint8_t* back = cts_alloc(kSize);
+  cts_read_sync(stream, buf, 0, back, kSize);
+  cts_check(memcmp(back, data, kSize) == 0,
+            "bytes written through the mapping are not seen by a read "
+            "(byte %llu)",
+            (unsigned long long)cts_first_diff(back, data, kSize));
+  free(back);
+  free(data);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+static void test_map_offset_alignment(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_device_properties_t p;
+  cts_ok(xhal_device_properties(dev, &p), "properties");
+  xhal_stream_t stream = cts_stream(dev);
+  enum { kSize = 8191 };
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kSize, XHAL_MEMORY_HOST_VISIBLE);
+  uint8_t* data = cts_alloc(kSize);
+  cts_rand_bytes(ctx, data, kSize);
+  cts_write_sync(stream, buf, 0, data, kSize);
+  void* ptr = NULL;
+  cts_ok(xhal_buffer_map(buf, 0, kSize, XHAL_MAP_READ, &ptr), "map at 0");
+  cts_check((uintptr_t)ptr % p.alignment == 0,
+            "a mapping at offset 0 is at %p, not aligned to the device's "
+            "alignment %llu",
+            ptr, (unsigned long long)p.alignment);
+  cts_ok(xhal_buffer_unmap(buf, ptr), "unmap");
+  const uint64_t offs[] = {1, 3, 64, 1001, kSize - 1};
+  for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); ++i) {
+    uint64_t size = kSize - offs[i] < 100 ? kSize - offs[i] : 100;
+    cts_ok(xhal_buffer_map(buf, offs[i], size, XHAL_MAP_READ, &ptr),
+           "map [%llu, +%llu)", (unsigned long long)offs[i],
+           (unsigned long long)size);
+    cts_check(memcmp(ptr, data + offs[i], size) == 0,
+              "a mapping at offset %llu does not point at byte %llu",
+              (unsigned long long)offs[i], (unsigned long long)offs[i]);
+    cts_ok(xhal_buffer_unmap(buf, ptr), "unmap");
+  }
+  free(data);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+static void test_unmap_not_mapped(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  xhal_plugin_device_t dev = direct_device(d);
+  xhal_plugin_buffer_t buf = NULL;
+  cts_ok(t->buffer_alloc(dev, 256, XHAL_MEMORY_HOST_VISIBLE, &buf),
+         "buffer_alloc host-visible");
+  uint8_t stray[16];
+  cts_expect(t->buffer_unmap(dev, buf, stray), XHAL_ERROR_INVALID_STATE,
+             "buffer_unmap of a pointer that was never mapped");
+  void* ptr = NULL;
+  cts_ok(t->buffer_map(dev, buf, 0, 256, XHAL_MAP_READ, &ptr), "buffer_map");
+  cts_ok(t->buffer_unmap(dev, buf, ptr), "buffer_unmap");
+  cts_expect(t->buffer_unmap(dev, buf, ptr), XHAL_ERROR_INVALID_STATE,
+             "a second buffer_unmap of the same pointer");
+  t->buffer_free(dev, buf);
+}
+
+static void test_map_not_host_visible(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  xhal_plugin_device_t dev = direct_device(d);
+  xhal_plugin_buffer_t buf = NULL;
+  cts_ok(t->buffer_alloc(dev, 256, XHAL_MEMORY_DEVICE_LOCAL, &buf),
+         "buffer_alloc device-local");
+  void* ptr = NULL;
+  cts_step("buffer_map of a device-local buffer");
+  xhal_status_t s = t->buffer_map(dev, buf, 0, 256, XHAL_MAP_READ, &ptr);
+  if (s == XHAL_OK) {
+    cts_check(ptr != NULL, "buffer_map returned XHAL_OK and a NULL pointer");
+    cts_ok(t->buffer_unmap(dev, buf, ptr), "unmap");
+  } else {
+    cts_expect(s, XHAL_ERROR_UNSUPPORTED,
+               "buffer_map of a buffer allocated without "
+               "XHAL_MEMORY_HOST_VISIBLE");
+  }
+  t->buffer_free(dev, buf);
+}
+
+static void test_free_while_in_use(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  enum { kSize = 1 << 16 };
+  xhal_buffer_t a = cts_buffer(ctx, dev, kSize, 0);
+  xhal_buffer_t b = cts_buffer(ctx, dev, kSize, 0);
+  uint8_t* data = cts_alloc(kSize);
+  cts_rand_bytes(ctx, data, kSize);
+  cts_write_sync(stream, a, 0, data, kSize);
+  cts_gate_t* gate = cts_gate_new();
+  cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+  cts_ok(xhal_stream_enqueue_copy(stream, a, 0, b, 0, kSize), "copy a -> b");
+  /* The copy has not run (the gate is closed); a is released now. A
+   * plugin may wait for the stream here, so the gate opens from
+   * another thread. */
+  cts_step("buffer_free of a buffer pending work still reads");
+  cts_gate_open_after(gate, 100);
+  xhal_buffer_release(a);
+  cts_step("synchronize after freeing a buffer in use");
+  cts_ok(xhal_stream_synchronize(stream), "synchronize");
+  uint8_t* back = cts_alloc(kSize);
+  cts_read_sync(stream, b, 0, back, kSize);
+  cts_check(memcmp(back, data, kSize) == 0,
+            "a copy from a buffer freed while the copy was pending gave "
+            "other bytes (byte %llu)",
+            (unsigned long long)cts_first_diff(back, data, kSize));
+  cts_gate_join(gate);
+  cts_gate_free(gate);
+  free(back);
+  free(data);
+  xhal_buffer_release(b);
+  xhal_stream_release(stream);
+}
+
+static void test_map_out_of_range(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  xhal_plugin_device_t dev = direct_device(d);
+  xhal_plugin_buffer_t buf = NULL;
+  cts_ok(t->buffer_alloc(dev, 256, XHAL_MEMORY_HOST_VISIBLE, &buf),
+         "buffer_alloc host-visible");
+  const struct {
+    uint64_t off, size;
+  } cases[] = {{256, 1}, {255, 2}, {0, 257}, {UINT64_MAX, 2}, {2, UINT64_MAX}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+    void* ptr = NULL;
+    xhal_status_t s = t->buffer_map(dev, buf, cases[i].off, cases[i].size,
+                                    XHAL_MAP_READ, &ptr);
+    if (s == XHAL_OK) t->buffer_unmap(dev, buf, ptr);
+    cts_expect(s, XHAL_ERROR_OUT_OF_RANGE,
+               "buffer_map [%llu, +%llu) of a 256-byte buffer",
+               (unsigned long long)cases[i].off,
+               (unsigned long long)cases[i].size);
+  }
+  t->buffer_free(dev, buf);
+}
+
+static const cts_test_t kTests[] = {
+    {"alloc_sizes", "R-MEM-1", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_alloc_sizes, 0},
+    {"alloc_zero_rejected", "R-MEM-2", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_alloc_zero_rejected, 0},
+    {"alloc_too_large", "R-MEM-3", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_alloc_too_large, 0},
+    {"alloc_unknown_flags", "R-MEM-4", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_alloc_unknown_flags, 0},
+    {"alloc_at_limit", "R-MEM-5", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_alloc_at_limit, 0},
+    {"write_read_roundtrip", "R-MEM-6", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_write_read_roundtrip, 0},
+    {"copy_bounds", "R-MEM-7", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_copy_bounds, 0},
+    {"copy_overlap", "R-MEM-8", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_copy_overlap, 0},
+    {"fill_patterns", "R-MEM-9", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_fill_patterns, 0},
+    {"buffers_independent", "R-MEM-10", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_buffers_independent, 0},
+    {"map_coherent", "R-MEM-11", CTS_PROFILE_CORE, CTS_NEED_HOST_VISIBLE,
+     test_map_coherent, 0},
+    {"map_offset_alignment", "R-MEM-12", CTS_PROFILE_CORE,
+     CTS_NEED_HOST_VISIBLE, test_map_offset_alignment, 0},
+    {"unmap_not_mapped", "R-MEM-13", CTS_PROFILE_CORE, CTS_NEED_HOST_VISIBLE,
+     test_unmap_not_mapped, 0},
+    {"map_not_host_visible", "R-MEM-14", CTS_PROFILE_CORE,
+     CTS_NEED_HOST_VISIBLE, test_map_not_host_visible, 0},
+    {"free_while_in_use", "R-MEM-15", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
+     test_free_while_in_use, 0},
+    {"map_out_of_range", "R-MEM-16", CTS_PROFILE_CORE, CTS_NEED_HOST_VISIBLE,
+     test_map_out_of_range, 0},
+};
+
+const cts_suite_t cts_suite_memory = {"memory", kTests,
+                                      sizeof(kTests) / sizeof(kTests[0])};
