@@ -31,8 +31,9 @@ typedef enum object_type {
   OBJ_KERNEL = 0x58480006u,
   OBJ_DEVICE = 0x58480007u,
   OBJ_OP_IMPL = 0x58480008u,
+  OBJ_POOL = 0x58480009u,
 } object_type_t;
-#define OBJ_TYPE_SLOTS 9
+#define OBJ_TYPE_SLOTS 10
 
 typedef struct xhal_object {
   atomic_uint tag;

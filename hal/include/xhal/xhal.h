@@ -379,4 +379,7 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_enqueue_op(
 }
 #endif
 
+/* The stream-ordered memory pool (xhal_pool_*). */
+#include <xhal/xhal_pool.h>
+
 #endif /* XHAL_H_ */

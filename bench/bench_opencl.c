@@ -1,0 +1,399 @@
+/*
+ * bench_opencl.c - the OpenCL plugin's figures, against the same calls
+ * made directly on OpenCL, on the same device (matched by name), in the
+ * same process:
+ *
+ *   opencl.launch_latency     empty kernel (built with xhal_program_build)
+ *                             launched and the stream synchronised (us),
+ *                             against clEnqueueNDRangeKernel + clFinish;
+ *   opencl.launch_throughput  10 000 back-to-back empty launches, then one
+ *                             synchronise (ns per launch);
+ *   opencl.copy_h2d/_d2h      64 MiB write/read + synchronise (GB/s),
+ *                             against clEnqueueWrite/ReadBuffer + clFinish;
+ *   opencl.matmul_f32_1024    the registry's matmul (GFLOPS), against
+ *                             CLBlast's CLBlastSgemm.
+ *
+ * The raw queue is in order without profiling: the fastest queue a
+ * program that needs no timestamps would use. Plugin streams keep
+ * profiling on where the device has it (xhal_event_elapsed reads device
+ * timestamps), so whatever that costs shows in the ratios.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#ifdef XHAL_BENCH_CLBLAST
+#include <clblast_c.h>
+#endif
+
+#include "bench.h"
+
+#define MIB (1024u * 1024u)
+
+enum { kCopyBytes = 64 * MIB, kLaunches = 10000, kMatmulN = 1024 };
+
+static const char kEmptySource[] = "__kernel void empty(void) {}\n";
+
+typedef struct raw_cl {
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue;
+  cl_program program;
+  cl_kernel empty;
+} raw_cl_t;
+
+typedef struct hal_cl {
+  xhal_device_t device;
+  xhal_stream_t stream;
+  xhal_program_t program;
+  xhal_kernel_t empty;
+} hal_cl_t;
+
+static int failed(xhal_status_t status, const char* what) {
+  if (status == XHAL_OK) return 0;
+  fprintf(stderr, "xhal-bench: opencl: %s: %s\n", what, xhal_last_error());
+  return 1;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+/* The OpenCL device whose name is the xhal device's. */
+static int raw_open(const char* name, raw_cl_t* raw) {
+  cl_platform_id platforms[16];
+  cl_uint np = 0;
+  cl_int err = CL_SUCCESS;
+  memset(raw, 0, sizeof(*raw));
+  if (clGetPlatformIDs(16, platforms, &np) != CL_SUCCESS) return -1;
+  for (cl_uint p = 0; p < np && p < 16 && !raw->device; ++p) {
+    cl_device_id devices[16];
+    cl_uint nd = 0;
+    if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, 16, devices, &nd) !=
+        CL_SUCCESS) {
+      continue;
+    }
+    for (cl_uint d = 0; d < nd && d < 16; ++d) {
+      char dn[256] = {0};
+      clGetDeviceInfo(devices[d], CL_DEVICE_NAME, sizeof(dn) - 1, dn, NULL);
+      if (strcmp(dn, name) == 0) {
+        raw->device = devices[d];
+        break;
+      }
+    }
+  }
+  if (!raw->device) return -1;
+  raw->context = clCreateContext(NULL, 1, &raw->device, NULL, NULL, &err);
+  if (err != CL_SUCCESS) return -1;
+  raw->queue = clCreateCommandQueue(raw->context, raw->device, 0, &err);
+  if (err != CL_SUCCESS) return -1;
+  const char* src = kEmptySource;
+  raw->program = clCreateProgramWithSource(raw->context, 1, &src, NULL, &err);
+  if (err != CL_SUCCESS || clBuildProgram(raw->program, 1, &raw->device, NULL,
+                                          NULL, NULL) != CL_SUCCESS) {
+    return -1;
+  }
+  raw->empty = clCreateKernel(raw->program, "empty", &err);
+  return err == CL_SUCCESS ? 0 : -1;
+}
+
+static void raw_close(raw_cl_t* raw) {
+  if (raw->empty) clReleaseKernel(raw->empty);
+  if (raw->program) clReleaseProgram(raw->program);
+  if (raw->queue) clReleaseCommandQueue(raw->queue);
+  if (raw->context) clReleaseContext(raw->context);
+}
+
+static int hal_open(xhal_device_t device, hal_cl_t* hal) {
+  xhal_program_desc_t desc;
+  memset(hal, 0, sizeof(*hal));
+  hal->device = device;
+  xhal_program_desc_default(&desc);
+  desc.source = kEmptySource;
+  if (failed(xhal_stream_create(device, &hal->stream), "stream_create") ||
+      failed(xhal_program_build(device, &desc, &hal->program),
+             "program_build") ||
+      failed(xhal_kernel_create(hal->program, "empty", &hal->empty),
+             "kernel_create")) {
+    return -1;
+  }
+  return 0;
+}
+
+static void hal_close(hal_cl_t* hal) {
+  xhal_kernel_release(hal->empty);
+  xhal_program_release(hal->program);
+  xhal_stream_release(hal->stream);
+}
+
+/* ------------------------------------------------------------ launches */
+
+static xhal_launch_t one_item(void) {
+  xhal_launch_t l;
+  memset(&l, 0, sizeof(l));
+  l.struct_size = (uint32_t)sizeof(l);
+  l.work_dim = 1;
+  l.global_size[0] = 1;
+  return l;
+}
+
+/* Median latency (ns) of `samples` launches after a few warm-ups. */
+static double hal_latency(hal_cl_t* hal, int samples) {
+  double t[64];
+  xhal_launch_t l = one_item();
+  if (samples > 64) samples = 64;
+  for (int i = -3; i < samples; ++i) {
+    double t0 = bench_now_ns();
+    if (failed(xhal_stream_enqueue_kernel(hal->stream, hal->empty, &l, NULL, 0),
+               "enqueue_kernel") ||
+        failed(xhal_stream_synchronize(hal->stream), "synchronize")) {
+      return NAN;
+    }
+    if (i >= 0) t[i] = bench_now_ns() - t0;
+  }
+  return bench_median(t, samples);
+}
+
+static double raw_latency(raw_cl_t* raw, int samples) {
+  double t[64];
+  size_t global = 1;
+  if (samples > 64) samples = 64;
+  for (int i = -3; i < samples; ++i) {
+    double t0 = bench_now_ns();
+    if (clEnqueueNDRangeKernel(raw->queue, raw->empty, 1, NULL, &global, NULL,
+                               0, NULL, NULL) != CL_SUCCESS ||
+        clFinish(raw->queue) != CL_SUCCESS) {
+      return NAN;
+    }
+    if (i >= 0) t[i] = bench_now_ns() - t0;
+  }
+  return bench_median(t, samples);
+}
+
+static double hal_throughput(hal_cl_t* hal, int launches) {
+  xhal_launch_t l = one_item();
+  double t0 = bench_now_ns();
+  for (int i = 0; i < launches; ++i) {
+    if (failed(xhal_stream_enqueue_kernel(hal->stream, hal->empty, &l, NULL, 0),
+               "enqueue_kernel")) {
+      return NAN;
+    }
+  }
+  if (failed(xhal_stream_synchronize(hal->stream), "synchronize")) return NAN;
+  return (bench_now_ns() - t0) / launches;
+}
+
+static double raw_throughput(raw_cl_t* raw, int launches) {
+  size_t global = 1;
+  double t0 = bench_now_ns();
+  for (int i = 0; i < launches; ++i) {
+    if (clEnqueueNDRangeKernel(raw->queue, raw->empty, 1, NULL, &global, NULL,
+                               0, NULL, NULL) != CL_SUCCESS) {
+      return NAN;
+    }
+  }
+  if (clFinish(raw->queue) != CL_SUCCESS) return NAN;
+  return (bench_now_ns() - t0) / launches;
+}
+
+static void launches(hal_cl_t* hal, raw_cl_t* raw) {
+  const int trials = bench_trials(21, 5);
+  double xs[32], rs[32];
+  if (bench_wants("opencl.launch_latency")) {
+    for (int i = 0; i < trials; ++i) {
+      xs[i] = hal_latency(hal, 40);
+      rs[i] = raw_latency(raw, 40);
+    }
+    bench_report("opencl.launch_latency", bench_median(xs, trials) * 1e-3, "us",
+                 "clEnqueueNDRangeKernel + clFinish, same device",
+                 bench_median(rs, trials) * 1e-3, BENCH_LOWER,
+                 (bench_target_t){0});
+  }
+  if (bench_wants("opencl.launch_throughput")) {
+    const int n = g_bench->quick ? 2000 : kLaunches;
+    for (int i = -1; i < trials; ++i) {
+      double x = hal_throughput(hal, n);
+      double r = raw_throughput(raw, n);
+      if (i >= 0) {
+        xs[i] = x;
+        rs[i] = r;
+      }
+    }
+    bench_report("opencl.launch_throughput", bench_median(xs, trials), "ns",
+                 "back-to-back clEnqueueNDRangeKernel, one clFinish",
+                 bench_median(rs, trials), BENCH_LOWER, (bench_target_t){0});
+  }
+}
+
+/* ------------------------------------------------------------ copies */
+
+static void copies(hal_cl_t* hal, raw_cl_t* raw) {
+  cl_int err = CL_SUCCESS;
+  xhal_buffer_t buffer = NULL;
+  uint8_t* host = malloc(kCopyBytes);
+  cl_mem mem =
+      clCreateBuffer(raw->context, CL_MEM_READ_WRITE, kCopyBytes, NULL, &err);
+  if (!host || err != CL_SUCCESS ||
+      failed(xhal_buffer_alloc(hal->device, kCopyBytes, 0, &buffer),
+             "buffer_alloc")) {
+    bench_skip("opencl.copy", "cannot allocate 64 MiB on the device");
+    goto done;
+  }
+  memset(host, 3, kCopyBytes);
+  const int trials = bench_trials(15, 3);
+  for (int dir = 0; dir < 2; ++dir) {
+    const char* name = dir == 0 ? "opencl.copy_h2d" : "opencl.copy_d2h";
+    if (!bench_wants(name)) continue;
+    double xs[16], rs[16];
+    for (int i = -1; i < trials; ++i) {
+      double t0 = bench_now_ns();
+      xhal_status_t status =
+          dir == 0 ? xhal_stream_enqueue_write(hal->stream, buffer, 0, host,
+                                               kCopyBytes)
+                   : xhal_stream_enqueue_read(hal->stream, buffer, 0, host,
+                                              kCopyBytes);
+      if (failed(status, name) ||
+          failed(xhal_stream_synchronize(hal->stream), "synchronize")) {
+        goto done;
+      }
+      double t1 = bench_now_ns();
+      err = dir == 0 ? clEnqueueWriteBuffer(raw->queue, mem, CL_FALSE, 0,
+                                            kCopyBytes, host, 0, NULL, NULL)
+                     : clEnqueueReadBuffer(raw->queue, mem, CL_FALSE, 0,
+                                           kCopyBytes, host, 0, NULL, NULL);
+      if (err != CL_SUCCESS || clFinish(raw->queue) != CL_SUCCESS) goto done;
+      double t2 = bench_now_ns();
+      if (i >= 0) {
+        xs[i] = kCopyBytes / (t1 - t0);
+        rs[i] = kCopyBytes / (t2 - t1);
+      }
+    }
+    bench_report(name, bench_median(xs, trials), "GB/s",
+                 dir == 0 ? "clEnqueueWriteBuffer + clFinish, same device"
+                          : "clEnqueueReadBuffer + clFinish, same device",
+                 bench_median(rs, trials), BENCH_HIGHER, (bench_target_t){0});
+  }
+done:
+  if (mem) clReleaseMemObject(mem);
+  xhal_buffer_release(buffer);
+  free(host);
+}
+
+/* ------------------------------------------------------------ matmul */
+
+#ifdef XHAL_BENCH_CLBLAST
+static void tensor(xhal_tensor_t* t, xhal_buffer_t buffer, uint64_t n) {
+  memset(t, 0, sizeof(*t));
+  t->desc.dtype = XHAL_DTYPE_F32;
+  t->desc.rank = 2;
+  t->desc.dims[0] = n;
+  t->desc.dims[1] = n;
+  t->buffer = buffer;
+}
+
+static void matmul(hal_cl_t* hal, raw_cl_t* raw) {
+  const char* name = "opencl.matmul_f32_1024";
+  const size_t n = kMatmulN;
+  const size_t bytes = n * n * sizeof(float);
+  xhal_buffer_t buf[3] = {NULL, NULL, NULL};
+  cl_mem mem[3] = {NULL, NULL, NULL};
+  float* host = malloc(bytes);
+  if (!host) return;
+  srand(11);
+  for (size_t i = 0; i < n * n; ++i) {
+    host[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+  }
+  for (int i = 0; i < 3; ++i) {
+    cl_int err = CL_SUCCESS;
+    mem[i] = clCreateBuffer(raw->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS ||
+        failed(xhal_buffer_alloc(hal->device, bytes, 0, &buf[i]),
+               "buffer_alloc") ||
+        clEnqueueWriteBuffer(raw->queue, mem[i], CL_TRUE, 0, bytes, host, 0,
+                             NULL, NULL) != CL_SUCCESS ||
+        failed(xhal_stream_enqueue_write(hal->stream, buf[i], 0, host, bytes),
+               "enqueue_write")) {
+      bench_skip(name, "cannot set up the operands");
+      goto done;
+    }
+  }
+  xhal_op_call_t call;
+  xhal_op_call_init(&call, XHAL_OP_MATMUL);
+  call.num_inputs = 2;
+  call.num_outputs = 1;
+  tensor(&call.inputs[0], buf[0], n);
+  tensor(&call.inputs[1], buf[1], n);
+  tensor(&call.outputs[0], buf[2], n);
+  const int trials = bench_trials(9, 3);
+  const double flop = 2.0 * (double)n * (double)n * (double)n;
+  double xs[16], rs[16];
+  /* The first calls build (or load) each side's kernels. */
+  for (int i = -1; i < trials; ++i) {
+    double t0 = bench_now_ns();
+    if (failed(xhal_stream_enqueue_op(hal->stream, NULL, &call), "matmul") ||
+        failed(xhal_stream_synchronize(hal->stream), "synchronize")) {
+      goto done;
+    }
+    double t1 = bench_now_ns();
+    CLBlastStatusCode status =
+        CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                     CLBlastTransposeNo, n, n, n, 1.0f, mem[0], 0, n, mem[1], 0,
+                     n, 0.0f, mem[2], 0, n, &raw->queue, NULL);
+    if (status != CLBlastSuccess || clFinish(raw->queue) != CL_SUCCESS) {
+      bench_skip(name, "CLBlastSgemm failed on this device");
+      goto done;
+    }
+    double t2 = bench_now_ns();
+    if (i >= 0) {
+      xs[i] = flop / (t1 - t0);
+      rs[i] = flop / (t2 - t1);
+    }
+  }
+  bench_report(name, bench_median(xs, trials), "GFLOPS",
+               "CLBlastSgemm on the same device", bench_median(rs, trials),
+               BENCH_HIGHER, (bench_target_t){0});
+done:
+  for (int i = 0; i < 3; ++i) {
+    if (mem[i]) clReleaseMemObject(mem[i]);
+    xhal_buffer_release(buf[i]);
+  }
+  free(host);
+}
+#endif
+
+void bench_opencl(xhal_instance_t instance) {
+  xhal_device_t device = bench_device(instance, "opencl");
+  xhal_device_properties_t props;
+  hal_cl_t hal;
+  raw_cl_t raw;
+  if (!device) {
+    bench_skip("opencl.", "the OpenCL plugin did not load or has no device");
+    return;
+  }
+  if (failed(xhal_device_properties(device, &props), "device_properties")) {
+    return;
+  }
+  if (raw_open(props.name, &raw) != 0) {
+    bench_skip("opencl.", "raw OpenCL cannot open the plugin's device");
+    raw_close(&raw);
+    return;
+  }
+  if (hal_open(device, &hal) != 0) {
+    bench_skip("opencl.", "the plugin cannot build an empty kernel");
+  } else {
+    if (bench_wants_prefix("opencl.launch")) launches(&hal, &raw);
+    if (bench_wants_prefix("opencl.copy")) copies(&hal, &raw);
+#ifdef XHAL_BENCH_CLBLAST
+    if (bench_wants("opencl.matmul_f32_1024")) matmul(&hal, &raw);
+#else
+    bench_skip("opencl.matmul_f32_1024", "built without CLBlast");
+#endif
+  }
+  hal_close(&hal);
+  raw_close(&raw);
+}
