@@ -20,6 +20,7 @@ typedef struct bench_config {
   int json;             /* --json output */
   const char* only[16]; /* name prefixes to run; none: everything */
   int only_count;
+  const char* opencl_device; /* name substring; NULL: prefer a GPU */
 } bench_config_t;
 
 /* Which way a figure is better. */

@@ -366,13 +366,40 @@ done:
 }
 #endif
 
+/* The OpenCL plugin's device to measure: the one named by --opencl-device,
+ * else its first GPU, else its first device. */
+static xhal_device_t opencl_device(xhal_instance_t instance) {
+  uint32_t count = 0;
+  xhal_device_t first = NULL;
+  if (xhal_instance_device_count(instance, &count) != XHAL_OK) return NULL;
+  for (uint32_t i = 0; i < count; ++i) {
+    xhal_device_t device = NULL;
+    xhal_device_properties_t props;
+    if (xhal_instance_device(instance, i, &device) != XHAL_OK ||
+        strcmp(xhal_device_plugin_name(device), "opencl") != 0 ||
+        xhal_device_properties(device, &props) != XHAL_OK) {
+      continue;
+    }
+    if (g_bench->opencl_device) {
+      if (strstr(props.name, g_bench->opencl_device)) return device;
+      continue;
+    }
+    if (props.kind == XHAL_DEVICE_KIND_GPU) return device;
+    if (!first) first = device;
+  }
+  return first;
+}
+
 void bench_opencl(xhal_instance_t instance) {
-  xhal_device_t device = bench_device(instance, "opencl");
+  xhal_device_t device = opencl_device(instance);
   xhal_device_properties_t props;
   hal_cl_t hal;
   raw_cl_t raw;
   if (!device) {
-    bench_skip("opencl.", "the OpenCL plugin did not load or has no device");
+    bench_skip("opencl.", g_bench->opencl_device
+                              ? "no OpenCL device matches --opencl-device"
+                              : "the OpenCL plugin did not load or has no "
+                                "device");
     return;
   }
   if (failed(xhal_device_properties(device, &props), "device_properties")) {

@@ -3,13 +3,16 @@
  * same work, as ratios measured in one run on the same device.
  *
  *   xhal-bench [--json] [--quick] [--only PREFIX]... [--check]
+ *              [--opencl-device NAME]
  *
  * --json prints {"results": [{"name", "value", "unit", "baseline",
  * "baseline_value", "ratio", "better"}...], "skipped": [...]} with
  * ratio = value / baseline_value; otherwise a table. --quick runs fewer
  * trials (for the main CI job). --only runs the figures whose name starts
  * with PREFIX ("cpu.", "pool.alloc_free"). --check exits 1 when a figure
- * misses its target (docs/performance.md lists them).
+ * misses its target (docs/performance.md lists them). --opencl-device
+ * picks the OpenCL plugin's device whose name contains NAME; without it
+ * the first GPU, else the plugin's first device.
  *
  * Plugins are discovered as for any xhal program (XHAL_PLUGINS,
  * XHAL_PLUGIN_PATH, the install and build-tree directories); figures of a
@@ -263,11 +266,14 @@ static void print_table(void) {
 static void usage(FILE* out) {
   fprintf(out,
           "usage: xhal-bench [--json] [--quick] [--only PREFIX]... "
-          "[--check]\n"
+          "[--check] [--opencl-device NAME]\n"
           "  --json          machine-readable results on stdout\n"
           "  --quick         fewer trials, for CI\n"
           "  --only PREFIX   only figures whose name starts with PREFIX\n"
-          "  --check         exit 1 when a figure misses its target\n");
+          "  --check         exit 1 when a figure misses its target\n"
+          "  --opencl-device NAME\n"
+          "                  the OpenCL device whose name contains NAME\n"
+          "                  (default: the first GPU, else the first)\n");
 }
 
 int main(int argc, char** argv) {
@@ -279,6 +285,8 @@ int main(int argc, char** argv) {
       g_config.quick = 1;
     } else if (strcmp(argv[i], "--check") == 0) {
       check = 1;
+    } else if (strcmp(argv[i], "--opencl-device") == 0 && i + 1 < argc) {
+      g_config.opencl_device = argv[++i];
     } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       if (g_config.only_count == 16) {
         fprintf(stderr, "xhal-bench: at most 16 --only prefixes\n");
