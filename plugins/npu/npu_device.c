@@ -2,7 +2,7 @@
  * npu_device.c - bring-up of the simulated NPU and everything that talks
  * to its hardware interface: the ring (submission batches, fences), host
  * windows, the interrupt relay, the service thread (faults, device loss,
- * the hang watchdog) and the host-function thread.
+ * the hang watchdog) and the stream workers.
  *
  * Failure model: the device halts on a faulting command. The service
  * thread finds the stream that owns the faulting ring slot, marks it
@@ -12,6 +12,13 @@
  * on it, and resumes the device. A command that runs past the watchdog is
  * aborted through CONTROL.ABORT (then handled as a fault); a device that
  * stops answering is declared lost.
+ *
+ * Held streams: host functions and waits for events not yet in the ring
+ * never go into the ring (which would block every stream behind them).
+ * The stream is held instead: its later work is captured into its
+ * software queue, and its worker thread runs the host function (once the
+ * stream's earlier work completed) or resolves the wait, then pushes the
+ * queued work into the ring and releases the hold.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -186,7 +193,7 @@ static void handle_fault(npu_dev_t* dev) {
 
 /* The hang watchdog: a command that makes no progress for watchdog_ms is
  * aborted; if the abort does not take effect either, the device is lost.
- * Blocking on the host semaphore is not a hang. mu held. */
+ * mu held. */
 static void watchdog(npu_dev_t* dev, uint64_t status, uint64_t head) {
   npu_dev_private_t* p = priv(dev);
   uint64_t t = now_ns(), limit = (uint64_t)dev->ctx->watchdog_ms * 1000000ull;
@@ -286,7 +293,35 @@ xhal_status_t npu_fence_status(npu_dev_t* dev, uint64_t sid, uint64_t fence) {
   return lost ? XHAL_ERROR_DEVICE_LOST : XHAL_ERROR_NOT_READY;
 }
 
-xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t sid, uint64_t fence,
+npu_point_t* npu_point_new(npu_dev_t* dev, uint64_t sid) {
+  npu_point_t* p = calloc(1, sizeof(*p));
+  (void)dev;
+  if (!p) return NULL;
+  p->refs = 1;
+  p->stream_id = sid;
+  return p;
+}
+
+void npu_point_unref(npu_dev_t* dev, npu_point_t* p) {
+  int left;
+  if (!p) return;
+  pthread_mutex_lock(&dev->mu);
+  left = --p->refs;
+  pthread_mutex_unlock(&dev->mu);
+  if (left == 0) free(p);
+}
+
+/* A point not in the ring yet is pending, unless its stream already failed
+ * (its fence will come after the failure). mu held. */
+xhal_status_t npu_point_status(npu_dev_t* dev, const npu_point_t* p) {
+  xhal_status_t st;
+  if (dev->lost) return XHAL_ERROR_DEVICE_LOST;
+  if (p->fence) return npu_fence_status(dev, p->stream_id, p->fence);
+  st = npu_stream_failure(dev, p->stream_id);
+  return st != XHAL_OK ? st : XHAL_ERROR_NOT_READY;
+}
+
+xhal_status_t npu_point_wait(npu_dev_t* dev, const npu_point_t* p,
                              uint64_t timeout_ns) {
   xhal_status_t st;
   uint64_t start = now_ns();
@@ -294,7 +329,7 @@ xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t sid, uint64_t fence,
   for (;;) {
     uint64_t waited, slice = 50 * 1000000ull;
     struct timespec until;
-    st = npu_fence_status(dev, sid, fence);
+    st = npu_point_status(dev, p);
     if (st != XHAL_ERROR_NOT_READY) break;
     waited = now_ns() - start;
     if (timeout_ns != UINT64_MAX && waited >= timeout_ns) {
@@ -304,8 +339,8 @@ xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t sid, uint64_t fence,
     if (timeout_ns != UINT64_MAX && timeout_ns - waited < slice) {
       slice = timeout_ns - waited;
     }
-    /* Wakeups come from the service thread; the slice bounds the wait if
-     * one is missed. */
+    /* Wakeups come from the service thread and the stream workers; the
+     * slice bounds the wait if one is missed. */
     until = deadline_in(slice);
     pthread_cond_timedwait(&dev->cv, &dev->mu, &until);
   }
@@ -313,19 +348,83 @@ xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t sid, uint64_t fence,
   return st;
 }
 
+xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t sid, uint64_t fence,
+                             uint64_t timeout_ns) {
+  npu_point_t p;
+  memset(&p, 0, sizeof(p));
+  p.refs = 1;
+  p.stream_id = sid;
+  p.fence = fence;
+  return npu_point_wait(dev, &p, timeout_ns);
+}
+
 /* ----------------------------------------------------------- submission */
 
-xhal_status_t npu_batch_begin(npu_batch_t* b, npu_dev_t* dev, uint64_t sid) {
-  b->dev = dev;
-  b->stream_id = sid;
+static void item_free(npu_dev_t* dev, npu_item_t* it) {
+  uint32_t i;
+  if (!it) return;
+  for (i = 0; i < it->n; ++i) npu_point_unref(dev, it->pts[i]);
+  npu_point_unref(dev, it->wait);
+  free(it->cmds);
+  free(it->pts);
+  free(it);
+}
+
+static void* stream_worker(void* arg);
+
+/* Appends an item to a stream's queue and holds the stream. submit_mu and
+ * mu held. */
+static xhal_status_t stream_push(struct xhal_plugin_stream* s, npu_item_t* it) {
+  npu_dev_t* dev = s->dev;
+  if (!s->worker_started) {
+    if (pthread_create(&s->worker, NULL, stream_worker, s) != 0) {
+      return XHAL_ERROR_OUT_OF_MEMORY;
+    }
+    s->worker_started = 1;
+  }
+  it->next = NULL;
+  if (s->tail) {
+    s->tail->next = it;
+  } else {
+    s->head = it;
+  }
+  s->tail = it;
+  s->held = 1;
+  pthread_cond_broadcast(&dev->cv);
+  return XHAL_OK;
+}
+
+/* A batch that writes into the ring; submit_mu held by the caller. */
+static void batch_direct(npu_batch_t* b, struct xhal_plugin_stream* s) {
+  b->dev = s->dev;
+  b->stream = s;
+  b->stream_id = s->id;
+  b->item = NULL;
   b->status = XHAL_OK;
+}
+
+xhal_status_t npu_batch_begin(npu_batch_t* b, struct xhal_plugin_stream* s) {
+  npu_dev_t* dev = s->dev;
+  batch_direct(b, s);
   pthread_mutex_lock(&dev->submit_mu);
   pthread_mutex_lock(&dev->mu);
   if (dev->lost) b->status = XHAL_ERROR_DEVICE_LOST;
   pthread_mutex_unlock(&dev->mu);
+  /* `held` only changes with submit_mu held, which this batch holds. */
+  if (b->status == XHAL_OK && s->held) {
+    b->item = calloc(1, sizeof(*b->item));
+    if (b->item) {
+      b->item->kind = NPU_ITEM_CMDS;
+    } else {
+      b->status = XHAL_ERROR_OUT_OF_MEMORY;
+    }
+  }
   if (b->status != XHAL_OK) {
     pthread_mutex_unlock(&dev->submit_mu);
-    npu_set_error(dev, b->status, "npu: the device is lost");
+    npu_set_error(dev, b->status,
+                  b->status == XHAL_ERROR_DEVICE_LOST
+                      ? "npu: the device is lost"
+                      : "npu: out of host memory for a held stream's queue");
   }
   return b->status;
 }
@@ -336,10 +435,45 @@ static void ring_doorbell(npu_dev_t* dev) {
   dev->batch_pending = 0;
 }
 
+/* Keeps a command (and the point of a fence) in the captured item. */
+static void capture(npu_batch_t* b, const npusim_cmd_t* cmd, npu_point_t* pt) {
+  npu_item_t* it = b->item;
+  if (b->status != XHAL_OK) return;
+  if (it->n == it->cap) {
+    uint32_t cap = it->cap ? it->cap * 2 : 16;
+    npusim_cmd_t* cmds = realloc(it->cmds, cap * sizeof(*cmds));
+    npu_point_t** pts;
+    if (!cmds) {
+      b->status = XHAL_ERROR_OUT_OF_MEMORY;
+      return;
+    }
+    it->cmds = cmds;
+    pts = realloc(it->pts, cap * sizeof(*pts));
+    if (!pts) {
+      b->status = XHAL_ERROR_OUT_OF_MEMORY;
+      return;
+    }
+    it->pts = pts;
+    it->cap = cap;
+  }
+  it->cmds[it->n] = *cmd;
+  it->pts[it->n] = pt;
+  if (pt) {
+    pthread_mutex_lock(&b->dev->mu);
+    pt->refs++;
+    pthread_mutex_unlock(&b->dev->mu);
+  }
+  it->n++;
+}
+
 void npu_emit(npu_batch_t* b, const npusim_cmd_t* cmd) {
   npu_dev_t* dev = b->dev;
   uint64_t slot;
   if (b->status != XHAL_OK) return;
+  if (b->item) {
+    capture(b, cmd, NULL);
+    return;
+  }
   pthread_mutex_lock(&dev->mu);
   /* Work of a failed stream is skipped; its fences still go in so its
    * events complete (as failed) in order. */
@@ -372,30 +506,55 @@ void npu_emit(npu_batch_t* b, const npusim_cmd_t* cmd) {
   pthread_mutex_unlock(&dev->mu);
 }
 
-uint64_t npu_emit_fence(npu_batch_t* b, int irq, int record) {
+uint64_t npu_emit_fence(npu_batch_t* b, int irq, int record, npu_point_t* pt) {
   npu_dev_t* dev = b->dev;
   npusim_cmd_t cmd;
   uint64_t value;
   memset(&cmd, 0, sizeof(cmd));
-  pthread_mutex_lock(&dev->mu);
-  value = dev->next_fence++;
-  pthread_mutex_unlock(&dev->mu);
   cmd.opcode = NPUSIM_OP_FENCE;
   cmd.flags = (uint8_t)((irq ? NPUSIM_FENCE_IRQ : 0u) |
                         (record ? NPUSIM_FENCE_RECORD : 0u));
+  if (b->item) { /* the value is given when the item reaches the ring */
+    capture(b, &cmd, pt);
+    return 0;
+  }
+  pthread_mutex_lock(&dev->mu);
+  value = dev->next_fence++;
+  pthread_mutex_unlock(&dev->mu);
   cmd.a[0] = value;
   cmd.a[1] =
       dev->records_iova + (value % NPU_RECORDS) * sizeof(npusim_fence_record_t);
   npu_emit(b, &cmd);
+  if (pt) {
+    pthread_mutex_lock(&dev->mu);
+    pt->fence = value;
+    pthread_cond_broadcast(&dev->cv);
+    pthread_mutex_unlock(&dev->mu);
+  }
   return value;
+}
+
+/* Ends a direct batch: rings the doorbell and releases submit_mu. */
+static void batch_direct_end(npu_batch_t* b) {
+  pthread_mutex_lock(&b->dev->mu);
+  ring_doorbell(b->dev);
+  pthread_mutex_unlock(&b->dev->mu);
+  pthread_mutex_unlock(&b->dev->submit_mu);
 }
 
 xhal_status_t npu_batch_end(npu_batch_t* b) {
   npu_dev_t* dev = b->dev;
+  npu_item_t* it = b->item;
+  b->item = NULL;
   pthread_mutex_lock(&dev->mu);
+  if (it && b->status == XHAL_OK) {
+    b->status = stream_push(b->stream, it);
+    if (b->status == XHAL_OK) it = NULL;
+  }
   ring_doorbell(dev);
   pthread_mutex_unlock(&dev->mu);
   pthread_mutex_unlock(&dev->submit_mu);
+  item_free(dev, it);
   if (b->status != XHAL_OK) {
     npu_set_error(dev, b->status, "npu: submission failed");
   }
@@ -446,15 +605,14 @@ void npu_windows_bind(npu_dev_t* dev, uint64_t fence) {
 
 /* --------------------------------------------------------- dependencies */
 
-xhal_status_t npu_add_dependency(npu_dev_t* dev, uint64_t waiter,
-                                 uint64_t target, uint64_t fence) {
-  npu_batch_t b;
+/* Records that `waiter` waits for `target`'s fence, which is in the ring.
+ * Returns XHAL_ERROR_NOT_READY when there is no room to track it.
+ * submit_mu and mu held. */
+static xhal_status_t add_dep_locked(npu_dev_t* dev, uint64_t waiter,
+                                    uint64_t target, uint64_t fence) {
   xhal_status_t st;
   uint32_t i;
   int lost = 0;
-  st = npu_batch_begin(&b, dev, waiter);
-  if (st != XHAL_OK) return st;
-  pthread_mutex_lock(&dev->mu);
   st = npu_fence_status(dev, target, fence);
   if (st == XHAL_ERROR_NOT_READY) {
     /* The ring runs in order, so the waiter's later commands already come
@@ -480,107 +638,242 @@ xhal_status_t npu_add_dependency(npu_dev_t* dev, uint64_t waiter,
     fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail);
     st = XHAL_OK;
   }
-  pthread_mutex_unlock(&dev->mu);
-  npu_batch_end(&b);
-  if (st == XHAL_ERROR_NOT_READY) {
-    /* No room to track it: wait here instead, which is always correct. */
-    st = npu_fence_wait(dev, target, fence, UINT64_MAX);
-    if (st != XHAL_OK && st != XHAL_ERROR_DEVICE_LOST) {
-      pthread_mutex_lock(&dev->mu);
-      fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail);
-      pthread_mutex_unlock(&dev->mu);
-      st = XHAL_OK;
-    }
+  return st;
+}
+
+/* Falls back to waiting for the target on this thread when the dependency
+ * table is full, which is always correct. */
+static xhal_status_t wait_dep(npu_dev_t* dev, uint64_t waiter, uint64_t target,
+                              uint64_t fence) {
+  xhal_status_t st = npu_fence_wait(dev, target, fence, UINT64_MAX);
+  if (st != XHAL_OK && st != XHAL_ERROR_DEVICE_LOST) {
+    pthread_mutex_lock(&dev->mu);
+    fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail);
+    pthread_cond_broadcast(&dev->cv);
+    pthread_mutex_unlock(&dev->mu);
+    st = XHAL_OK;
   }
   return st;
 }
 
-/* -------------------------------------------------------- host functions */
-
-xhal_status_t npu_queue_host_func(npu_dev_t* dev, uint64_t sid,
-                                  xhal_host_func_t fn, void* user_data) {
-  npu_batch_t b;
-  npu_host_func_t* hf;
-  npusim_cmd_t wait;
+xhal_status_t npu_add_wait(struct xhal_plugin_stream* s, npu_point_t* p) {
+  npu_dev_t* dev = s->dev;
+  npu_item_t* it = calloc(1, sizeof(*it));
   xhal_status_t st;
-  int failed;
-  hf = calloc(1, sizeof(*hf));
-  if (!hf) return XHAL_ERROR_OUT_OF_MEMORY;
-  st = npu_batch_begin(&b, dev, sid);
-  if (st != XHAL_OK) {
-    free(hf);
-    return st;
-  }
+  uint64_t target = p->stream_id, fence = 0;
+  if (!it) return XHAL_ERROR_OUT_OF_MEMORY;
+  it->kind = NPU_ITEM_WAIT;
+  pthread_mutex_lock(&dev->submit_mu);
   pthread_mutex_lock(&dev->mu);
-  failed = find_failure(dev, sid) != NULL;
-  pthread_mutex_unlock(&dev->mu);
-  if (failed) { /* skipped like any later work of a failed stream */
-    free(hf);
-    return npu_batch_end(&b);
-  }
-  hf->stream_id = sid;
-  hf->fn = fn;
-  hf->user_data = user_data;
-  hf->trigger_fence = npu_emit_fence(&b, 1, 0);
-  memset(&wait, 0, sizeof(wait));
-  wait.opcode = NPUSIM_OP_WAIT_HOST;
-  pthread_mutex_lock(&dev->mu);
-  hf->sem_value = dev->next_sem++;
-  pthread_mutex_unlock(&dev->mu);
-  wait.a[0] = hf->sem_value;
-  npu_emit(&b, &wait);
-  pthread_mutex_lock(&dev->mu);
-  hf->ring_pos = dev->tail;
-  if (b.status == XHAL_OK) {
-    if (dev->hf_tail) {
-      dev->hf_tail->next = hf;
+  if (dev->lost) {
+    st = XHAL_ERROR_DEVICE_LOST;
+  } else if (!s->held && p->fence) {
+    /* The event's fence is in the ring ahead of this stream's later work:
+     * the ring's order does the waiting. */
+    fence = p->fence;
+    st = add_dep_locked(dev, s->id, target, fence);
+  } else {
+    /* The event's point is still queued on a held stream (or this stream
+     * is held): the stream's worker resolves the wait. */
+    it->wait = p;
+    p->refs++;
+    st = stream_push(s, it);
+    if (st == XHAL_OK) {
+      it = NULL;
     } else {
-      dev->hf_head = hf;
+      p->refs--;
+      it->wait = NULL;
     }
-    dev->hf_tail = hf;
-    hf = NULL;
+  }
+  pthread_mutex_unlock(&dev->mu);
+  pthread_mutex_unlock(&dev->submit_mu);
+  free(it);
+  if (st == XHAL_ERROR_NOT_READY) st = wait_dep(dev, s->id, target, fence);
+  if (st != XHAL_OK) {
+    npu_set_error(dev, st,
+                  st == XHAL_ERROR_DEVICE_LOST
+                      ? "npu: the device is lost"
+                      : "npu: could not queue the wait for an event");
+  }
+  return st;
+}
+
+/* ---------------------------------------------------- stream workers */
+
+xhal_status_t npu_queue_host_func(struct xhal_plugin_stream* s,
+                                  xhal_host_func_t fn, void* user_data) {
+  npu_dev_t* dev = s->dev;
+  npu_item_t* it = calloc(1, sizeof(*it));
+  xhal_status_t st;
+  if (!it) {
+    npu_set_error(dev, XHAL_ERROR_OUT_OF_MEMORY,
+                  "npu: out of host memory for a host function");
+    return XHAL_ERROR_OUT_OF_MEMORY;
+  }
+  it->kind = NPU_ITEM_HOST;
+  it->fn = fn;
+  it->user_data = user_data;
+  pthread_mutex_lock(&dev->submit_mu);
+  pthread_mutex_lock(&dev->mu);
+  st = dev->lost ? XHAL_ERROR_DEVICE_LOST : stream_push(s, it);
+  pthread_mutex_unlock(&dev->mu);
+  pthread_mutex_unlock(&dev->submit_mu);
+  if (st != XHAL_OK) {
+    free(it);
+    npu_set_error(dev, st,
+                  st == XHAL_ERROR_DEVICE_LOST
+                      ? "npu: the device is lost"
+                      : "npu: could not start the stream's worker thread");
+  }
+  return st;
+}
+
+/* Fails stream `s` from now on (its next fences fail). */
+static void fail_now(struct xhal_plugin_stream* s, uint64_t after,
+                     xhal_status_t st) {
+  npu_dev_t* dev = s->dev;
+  pthread_mutex_lock(&dev->mu);
+  fail_stream(dev, s->id, after, st, dev->tail);
+  pthread_cond_broadcast(&dev->cv);
+  pthread_mutex_unlock(&dev->mu);
+}
+
+/* Runs a host function once the stream's work before it completed. The
+ * ring never waits for it: the stream's later work stays queued. */
+static void run_host(struct xhal_plugin_stream* s, const npu_item_t* it) {
+  npu_dev_t* dev = s->dev;
+  npu_batch_t b;
+  npu_point_t pt;
+  xhal_status_t st;
+  memset(&pt, 0, sizeof(pt));
+  pt.refs = 1;
+  pt.stream_id = s->id;
+  pthread_mutex_lock(&dev->submit_mu);
+  batch_direct(&b, s);
+  (void)npu_emit_fence(&b, 1, 0, &pt);
+  batch_direct_end(&b);
+  st = npu_point_wait(dev, &pt, UINT64_MAX);
+  /* A failed stream skips its later host functions. */
+  if (st != XHAL_OK) return;
+  st = it->fn(it->user_data);
+  if (st != XHAL_OK) fail_now(s, pt.fence, st);
+}
+
+/* Waits until another stream's point is in the ring, then lets the ring's
+ * order (and the dependency table, for failures) do the rest. */
+static void run_wait(struct xhal_plugin_stream* s, const npu_item_t* it) {
+  npu_dev_t* dev = s->dev;
+  const npu_point_t* p = it->wait;
+  xhal_status_t st;
+  uint64_t fence;
+  pthread_mutex_lock(&dev->mu);
+  while (!p->fence && !dev->lost) {
+    struct timespec until = deadline_in(20 * 1000000ull);
+    pthread_cond_timedwait(&dev->cv, &dev->mu, &until);
+  }
+  fence = p->fence;
+  pthread_mutex_unlock(&dev->mu);
+  if (!fence) return; /* device lost */
+  pthread_mutex_lock(&dev->submit_mu);
+  pthread_mutex_lock(&dev->mu);
+  st = add_dep_locked(dev, s->id, p->stream_id, fence);
+  pthread_mutex_unlock(&dev->mu);
+  pthread_mutex_unlock(&dev->submit_mu);
+  if (st == XHAL_ERROR_NOT_READY)
+    (void)wait_dep(dev, s->id, p->stream_id, fence);
+}
+
+static void run_item(struct xhal_plugin_stream* s, const npu_item_t* it) {
+  npu_dev_t* dev = s->dev;
+  npu_batch_t b;
+  uint32_t i;
+  switch (it->kind) {
+    case NPU_ITEM_CMDS:
+      pthread_mutex_lock(&dev->submit_mu);
+      batch_direct(&b, s);
+      for (i = 0; i < it->n; ++i) {
+        const npusim_cmd_t* c = &it->cmds[i];
+        if (c->opcode == NPUSIM_OP_FENCE) {
+          (void)npu_emit_fence(&b, (c->flags & NPUSIM_FENCE_IRQ) != 0,
+                               (c->flags & NPUSIM_FENCE_RECORD) != 0,
+                               it->pts[i]);
+        } else {
+          npu_emit(&b, c);
+        }
+      }
+      batch_direct_end(&b);
+      break;
+    case NPU_ITEM_XFER:
+      pthread_mutex_lock(&dev->submit_mu);
+      batch_direct(&b, s);
+      npu_emit_host_transfer(&b, it->dram, it->host, it->size, it->to_device);
+      batch_direct_end(&b);
+      if (b.status != XHAL_OK && b.status != XHAL_ERROR_DEVICE_LOST) {
+        pthread_mutex_lock(&dev->mu);
+        fail_stream(dev, s->id, dev->next_fence - 1, b.status, dev->tail);
+        pthread_cond_broadcast(&dev->cv);
+        pthread_mutex_unlock(&dev->mu);
+      }
+      break;
+    case NPU_ITEM_HOST:
+      run_host(s, it);
+      break;
+    case NPU_ITEM_WAIT:
+      run_wait(s, it);
+      break;
+  }
+}
+
+/* A stream's worker: pushes its queued work into the ring in order, runs
+ * its host functions and resolves its waits, then lets the stream submit
+ * directly again once the queue is empty. */
+static void* stream_worker(void* arg) {
+  struct xhal_plugin_stream* s = arg;
+  npu_dev_t* dev = s->dev;
+  pthread_mutex_lock(&dev->mu);
+  for (;;) {
+    npu_item_t* it = s->head;
+    if (!it) {
+      if (s->held) {
+        /* Releasing the hold needs submit_mu, so that no batch of this
+         * stream is capturing meanwhile. */
+        pthread_mutex_unlock(&dev->mu);
+        pthread_mutex_lock(&dev->submit_mu);
+        pthread_mutex_lock(&dev->mu);
+        if (!s->head) s->held = 0;
+        pthread_mutex_unlock(&dev->submit_mu);
+        pthread_cond_broadcast(&dev->cv);
+        continue;
+      }
+      if (s->stopping) break;
+      {
+        struct timespec until = deadline_in(50 * 1000000ull);
+        pthread_cond_timedwait(&dev->cv, &dev->mu, &until);
+      }
+      continue;
+    }
+    s->head = it->next;
+    if (!s->head) s->tail = NULL;
+    pthread_mutex_unlock(&dev->mu);
+    run_item(s, it);
+    item_free(dev, it);
+    pthread_mutex_lock(&dev->mu);
     pthread_cond_broadcast(&dev->cv);
   }
   pthread_mutex_unlock(&dev->mu);
-  free(hf);
-  return npu_batch_end(&b);
+  return NULL;
 }
 
-/* Runs host functions in submission order, each once the device reached
- * it, then releases the device's WAIT_HOST. Host functions may block
- * (waiting on another plugin's event), which is why they have their own
- * thread rather than the service thread. */
-static void* host_func_main(void* arg) {
-  npu_dev_t* dev = arg;
+void npu_stream_stop_worker(struct xhal_plugin_stream* s) {
+  npu_dev_t* dev = s->dev;
+  int started;
   pthread_mutex_lock(&dev->mu);
-  for (;;) {
-    npu_host_func_t* hf = dev->hf_head;
-    int lost = 0;
-    struct timespec until;
-    if (__atomic_load_n(&dev->stop, __ATOMIC_ACQUIRE)) break;
-    if (hf &&
-        (dev->lost || fence_done(dev, hf->trigger_fence, &lost) || lost)) {
-      dev->hf_head = hf->next;
-      if (!dev->hf_head) dev->hf_tail = NULL;
-      if (!dev->lost && !lost && !find_failure(dev, hf->stream_id)) {
-        xhal_status_t st;
-        pthread_mutex_unlock(&dev->mu);
-        st = hf->fn(hf->user_data);
-        pthread_mutex_lock(&dev->mu);
-        if (st != XHAL_OK) {
-          fail_stream(dev, hf->stream_id, hf->trigger_fence, st, hf->ring_pos);
-        }
-      }
-      npusim_reg_write(dev->sim, NPUSIM_REG_HOST_SEM, hf->sem_value);
-      free(hf);
-      pthread_cond_broadcast(&dev->cv);
-      continue;
-    }
-    until = deadline_in(20 * 1000000ull);
-    pthread_cond_timedwait(&dev->cv, &dev->mu, &until);
-  }
+  s->stopping = 1;
+  started = s->worker_started;
+  pthread_cond_broadcast(&dev->cv);
   pthread_mutex_unlock(&dev->mu);
-  return NULL;
+  if (started) pthread_join(s->worker, NULL);
+  s->worker_started = 0;
 }
 
 /* ------------------------------------------------------------ open/close */
@@ -595,20 +888,14 @@ static void stop_threads(npu_dev_t* dev) {
   pthread_cond_signal(&priv(dev)->irq.cv);
   pthread_mutex_unlock(irq_mu_of(dev));
   pthread_join(dev->service, NULL);
-  pthread_join(dev->host_thread, NULL);
   dev->threads_started = 0;
 }
 
 void npu_dev_close(npu_dev_t* dev) {
-  npu_host_func_t* hf;
   if (!dev) return;
   stop_threads(dev);
   /* The model's thread goes first so nothing calls back into us. */
   npusim_destroy(dev->sim);
-  while ((hf = dev->hf_head) != NULL) {
-    dev->hf_head = hf->next;
-    free(hf);
-  }
   npu_heap_destroy(dev);
   free(dev->records);
   pthread_cond_destroy(&priv(dev)->irq.cv);
@@ -629,7 +916,6 @@ xhal_status_t npu_dev_open(npu_ctx_t* ctx, npu_dev_t** out) {
   dev->ctx = ctx;
   dev->next_fence = 1;
   dev->next_stream_id = 1;
-  dev->next_sem = 1;
   pthread_mutex_init(&dev->submit_mu, NULL);
   pthread_mutex_init(&dev->mu, NULL);
   pthread_mutex_init(&p->irq.mu, NULL);
@@ -685,15 +971,6 @@ xhal_status_t npu_dev_open(npu_ctx_t* ctx, npu_dev_t** out) {
     goto fail;
   }
   if (pthread_create(&dev->service, NULL, service_main, dev) != 0) {
-    st = XHAL_ERROR_OUT_OF_MEMORY;
-    goto fail;
-  }
-  if (pthread_create(&dev->host_thread, NULL, host_func_main, dev) != 0) {
-    __atomic_store_n(&dev->stop, 1, __ATOMIC_RELEASE);
-    pthread_mutex_lock(irq_mu_of(dev));
-    pthread_cond_signal(&p->irq.cv);
-    pthread_mutex_unlock(irq_mu_of(dev));
-    pthread_join(dev->service, NULL);
     st = XHAL_ERROR_OUT_OF_MEMORY;
     goto fail;
   }

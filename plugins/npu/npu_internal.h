@@ -7,16 +7,22 @@
  *
  * Objects: a context (one per host instance) owns the config and at most
  * one opened device. The device owns the model, the ring, the DRAM
- * allocator, a service thread (faults, device loss, the watchdog) and a
- * host-function thread. Streams are submissions into the one ring, tagged
- * with the stream that owns each slot; events are fence values with
- * simulated timestamps.
+ * allocator and a service thread (faults, device loss, the watchdog).
+ * Streams submit into the one ring, tagged with the stream that owns each
+ * slot. A stream that waits (in a host function, or on an event whose
+ * point is not in the ring yet) is "held": its later work is captured
+ * into the stream's software queue, and the stream's worker thread runs
+ * the host function off the ring and then pushes the queued work into the
+ * ring, so the ring never blocks and other streams keep going. Events are
+ * points (fence values with simulated timestamps) that get their fence
+ * when the stream's work reaches the ring.
  *
  * Locking: `submit_mu` serialises whole submissions (an operator's command
  * sequence stays contiguous in the ring, since each operator uses the
- * whole scratchpad); `mu` guards everything else and is never held while
- * waiting for the device except through `cv`. Lock order: submit_mu, mu,
- * then the model's own locks.
+ * whole scratchpad) and a stream's switch between held and direct; `mu`
+ * guards everything else and is never held while waiting for the device
+ * except through `cv`. Lock order: submit_mu, mu, then the model's own
+ * locks.
  */
 #ifndef NPU_INTERNAL_H_
 #define NPU_INTERNAL_H_
@@ -77,16 +83,37 @@ typedef struct npu_window {
   uint64_t iova, fence;
 } npu_window_t;
 
-/* A host function queued on the host-function thread. */
-typedef struct npu_host_func {
+/* A position in a stream (an event record, a synchronize): the fence
+ * that marks it once the stream's work before it is in the ring.
+ * Reference-counted under mu. */
+typedef struct npu_point {
+  int refs;
   uint64_t stream_id;
-  uint64_t trigger_fence; /* run once this fence completed */
-  uint64_t sem_value;     /* then release the device's WAIT_HOST */
-  uint64_t ring_pos;      /* ring index after the WAIT_HOST */
-  xhal_host_func_t fn;
-  void* user_data;
-  struct npu_host_func* next;
-} npu_host_func_t;
+  uint64_t fence; /* 0: not in the ring yet */
+} npu_point_t;
+
+/* Work of a held stream, queued in software until the stream's worker
+ * pushes it into the ring. */
+typedef enum npu_item_kind {
+  NPU_ITEM_CMDS, /* captured commands (fences with their points) */
+  NPU_ITEM_XFER, /* a host transfer: mapped when it reaches the ring */
+  NPU_ITEM_HOST, /* a host function */
+  NPU_ITEM_WAIT  /* a wait for another stream's point */
+} npu_item_kind_t;
+
+typedef struct npu_item {
+  npu_item_kind_t kind;
+  npusim_cmd_t* cmds;  /* CMDS */
+  npu_point_t** pts;   /* CMDS: the point of each FENCE, or NULL */
+  uint32_t n, cap;     /* CMDS */
+  uint64_t dram, size; /* XFER */
+  void* host;          /* XFER */
+  int to_device;       /* XFER */
+  xhal_host_func_t fn; /* HOST */
+  void* user_data;     /* HOST */
+  npu_point_t* wait;   /* WAIT */
+  struct npu_item* next;
+} npu_item_t;
 
 struct npu_dev {
   npu_ctx_t* ctx;
@@ -103,7 +130,6 @@ struct npu_dev {
   uint64_t owner[NPU_RING_ENTRIES]; /* stream id per slot */
   uint64_t next_fence;
   uint64_t next_stream_id;
-  uint64_t next_sem;
   int batch_pending; /* commands written since the last doorbell */
 
   /* Failure state (mu). */
@@ -128,51 +154,71 @@ struct npu_dev {
 
   /* Threads. */
   pthread_t service;
-  pthread_t host_thread;
   int threads_started;
   int stop; /* read and written with __atomic builtins */
-  npu_host_func_t* hf_head;
-  npu_host_func_t* hf_tail;
 };
 
 struct xhal_plugin_stream {
   npu_dev_t* dev;
   uint64_t id;
+  /* Software queue (mu; `held` changes with submit_mu held too). */
+  int held; /* work is queued or in progress: new work is captured */
+  npu_item_t* head;
+  npu_item_t* tail;
+  pthread_t worker;
+  int worker_started;
+  int stopping;
 };
 
 struct xhal_plugin_event {
   npu_dev_t* dev;
-  uint64_t stream_id;
-  uint64_t fence; /* 0: never recorded */
+  npu_point_t* point; /* NULL: never recorded */
 };
 
 /* Submission batch: an operator's or transfer's commands, written into the
- * ring with submit_mu held. */
+ * ring with submit_mu held, or captured into `item` while the stream is
+ * held. */
 typedef struct npu_batch {
   npu_dev_t* dev;
+  struct xhal_plugin_stream* stream;
   uint64_t stream_id;
+  npu_item_t* item; /* non-NULL: capturing */
   xhal_status_t status;
 } npu_batch_t;
 
 /* ---- npu_device.c */
 xhal_status_t npu_dev_open(npu_ctx_t* ctx, npu_dev_t** out);
 void npu_dev_close(npu_dev_t* dev);
-/* Starts a batch (takes submit_mu). Fails with the stream's or device's
- * status; a failed stream's work is skipped (XHAL_OK, nothing emitted) and
- * batch->status says XHAL_ERROR_NOT_READY so callers emit nothing. */
-xhal_status_t npu_batch_begin(npu_batch_t* b, npu_dev_t* dev,
-                              uint64_t stream_id);
+/* Starts a batch (takes submit_mu). Fails with the device's status. If
+ * the stream is held the batch captures its commands (b->item set) into
+ * the stream's queue instead of the ring. */
+xhal_status_t npu_batch_begin(npu_batch_t* b, struct xhal_plugin_stream* s);
 /* Appends a command (waits for ring space). Errors stick in b->status. */
 void npu_emit(npu_batch_t* b, const npusim_cmd_t* cmd);
-/* Appends a fence; returns its value. */
-uint64_t npu_emit_fence(npu_batch_t* b, int irq, int record);
-/* Rings the doorbell and releases submit_mu; returns b->status. */
+/* Appends a fence; `pt` (optional) learns its value once it is in the
+ * ring. Returns the value, or 0 while capturing. */
+uint64_t npu_emit_fence(npu_batch_t* b, int irq, int record, npu_point_t* pt);
+/* Rings the doorbell (or queues the captured item) and releases
+ * submit_mu; returns b->status. */
 xhal_status_t npu_batch_end(npu_batch_t* b);
 /* Maps host memory for DMA until fence-completion; returns its IOVA. */
 xhal_status_t npu_map_host(npu_batch_t* b, const void* ptr, uint64_t size,
                            int writable, uint64_t* out_iova);
 /* Binds the windows mapped in this batch to `fence`. */
 void npu_windows_bind(npu_dev_t* dev, uint64_t fence);
+/* Writes a host transfer into the ring (stream not held, submit_mu held
+ * through `b`). */
+void npu_emit_host_transfer(npu_batch_t* b, uint64_t dram, void* host,
+                            uint64_t size, int to_device);
+/* Points. */
+npu_point_t* npu_point_new(npu_dev_t* dev, uint64_t stream_id);
+void npu_point_unref(npu_dev_t* dev, npu_point_t* p);
+/* Status of a point: XHAL_OK, XHAL_ERROR_NOT_READY or the failure. */
+xhal_status_t npu_point_status(npu_dev_t* dev, const npu_point_t* p);
+xhal_status_t npu_point_wait(npu_dev_t* dev, const npu_point_t* p,
+                             uint64_t timeout_ns);
+/* Stops a stream's worker once its queue is empty. */
+void npu_stream_stop_worker(struct xhal_plugin_stream* s);
 /* Status of work of stream `stream_id` up to fence `fence`: XHAL_OK,
  * XHAL_ERROR_NOT_READY, or the failure status. mu held. */
 xhal_status_t npu_fence_status(npu_dev_t* dev, uint64_t stream_id,
@@ -182,10 +228,9 @@ xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t stream_id, uint64_t fence,
                              uint64_t timeout_ns);
 /* Status of a stream as a whole: XHAL_OK or its failure. mu held. */
 xhal_status_t npu_stream_failure(npu_dev_t* dev, uint64_t stream_id);
-/* Records that `waiter` waits for `target`'s fence. */
-xhal_status_t npu_add_dependency(npu_dev_t* dev, uint64_t waiter,
-                                 uint64_t target, uint64_t fence);
-xhal_status_t npu_queue_host_func(npu_dev_t* dev, uint64_t stream_id,
+/* Makes stream `s` wait for point `p` of another stream. */
+xhal_status_t npu_add_wait(struct xhal_plugin_stream* s, npu_point_t* p);
+xhal_status_t npu_queue_host_func(struct xhal_plugin_stream* s,
                                   xhal_host_func_t fn, void* user_data);
 void npu_set_error(npu_dev_t* dev, xhal_status_t status, const char* msg);
 

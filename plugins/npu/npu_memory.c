@@ -88,7 +88,12 @@ xhal_status_t npu_buffer_alloc(xhal_plugin_device_t device, uint64_t size,
   struct xhal_plugin_buffer* buf;
   uint64_t rounded, addr = 0;
   int ok;
-  if (!dev || !out) return XHAL_ERROR_INVALID_ARGUMENT;
+  if (!dev) return XHAL_ERROR_INVALID_HANDLE;
+  if (!out) {
+    npu_set_error(dev, XHAL_ERROR_INVALID_ARGUMENT,
+                  "npu: buffer_alloc: NULL output pointer");
+    return XHAL_ERROR_INVALID_ARGUMENT;
+  }
   if (size == 0 || (flags & ~(uint32_t)XHAL_MEMORY_FLAGS_ALL)) {
     npu_set_error(dev, XHAL_ERROR_INVALID_ARGUMENT,
                   "npu: buffer size 0 or unknown memory flags");
@@ -106,7 +111,11 @@ xhal_status_t npu_buffer_alloc(xhal_plugin_device_t device, uint64_t size,
   }
   rounded = npu_align_up(size, NPU_ALIGN);
   buf = calloc(1, sizeof(*buf));
-  if (!buf) return XHAL_ERROR_OUT_OF_MEMORY;
+  if (!buf) {
+    npu_set_error(dev, XHAL_ERROR_OUT_OF_MEMORY,
+                  "npu: buffer_alloc: out of host memory");
+    return XHAL_ERROR_OUT_OF_MEMORY;
+  }
   pthread_mutex_lock(&dev->mu);
   ok = !dev->lost && heap_take(dev, rounded, &addr);
   pthread_mutex_unlock(&dev->mu);

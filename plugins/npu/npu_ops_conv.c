@@ -305,7 +305,7 @@ static xhal_status_t conv_enqueue(void* user, xhal_plugin_stream_t stream,
   if (p.has_bias) {
     biasbase = call->inputs[2].buffer->addr + call->inputs[2].offset;
   }
-  st = npu_batch_begin(&b, dev, stream->id);
+  st = npu_batch_begin(&b, stream);
   if (st != XHAL_OK) return st;
   memset(&c, 0, sizeof(c));
   c.opcode = NPUSIM_OP_BARRIER;

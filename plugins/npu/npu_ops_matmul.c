@@ -271,7 +271,7 @@ static xhal_status_t matmul_enqueue(void* user, xhal_plugin_stream_t stream,
     biasbase = call->inputs[2].buffer->addr + call->inputs[2].offset;
   }
   nk = p.k ? (p.k + p.tk - 1) / p.tk : 0;
-  st = npu_batch_begin(&b, dev, stream->id);
+  st = npu_batch_begin(&b, stream);
   if (st != XHAL_OK) return st;
   /* The operator owns the whole scratchpad: start after earlier work. */
   memset(&c, 0, sizeof(c));

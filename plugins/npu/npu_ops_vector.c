@@ -149,7 +149,7 @@ static void store_tile(vpipe_t* p, vtile_t* t, uint64_t src, uint64_t raw,
 /* Starts a batch with a barrier: the operator owns the scratchpad. */
 static xhal_status_t begin(npu_batch_t* b, xhal_plugin_stream_t s) {
   npusim_cmd_t c;
-  xhal_status_t st = npu_batch_begin(b, s->dev, s->id);
+  xhal_status_t st = npu_batch_begin(b, s);
   if (st != XHAL_OK) return st;
   memset(&c, 0, sizeof(c));
   c.opcode = NPUSIM_OP_BARRIER;

@@ -33,6 +33,14 @@ static int driver_key(void* user, const char* key, const char* value) {
   return 0;
 }
 
+/* Reports a failing entry's message through the host and returns st. */
+static xhal_status_t ctx_fail(const npu_ctx_t* ctx, xhal_status_t st,
+                              const char* msg) {
+  const xhal_host_services_t* h = ctx->host;
+  if (h && h->set_error) h->set_error(h->host_context, st, msg);
+  return st;
+}
+
 static xhal_status_t npu_init(const xhal_host_services_t* host,
                               xhal_plugin_context_t* out) {
   npu_ctx_t* ctx;
@@ -83,7 +91,12 @@ static void npu_shutdown(xhal_plugin_context_t context) {
 
 static xhal_status_t npu_device_count(xhal_plugin_context_t context,
                                       uint32_t* out) {
-  if (!context || !out) return XHAL_ERROR_INVALID_ARGUMENT;
+  const npu_ctx_t* ctx = (const npu_ctx_t*)(void*)context;
+  if (!ctx) return XHAL_ERROR_INVALID_HANDLE;
+  if (!out) {
+    return ctx_fail(ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                    "npu: device_count: NULL output pointer");
+  }
   *out = 1;
   return XHAL_OK;
 }
@@ -110,8 +123,15 @@ static xhal_status_t npu_device_properties(xhal_plugin_context_t context,
                                            uint32_t index,
                                            xhal_device_properties_t* p) {
   npu_ctx_t* ctx = (npu_ctx_t*)(void*)context;
-  if (!ctx || !p) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (index != 0) return XHAL_ERROR_OUT_OF_RANGE;
+  if (!ctx) return XHAL_ERROR_INVALID_HANDLE;
+  if (!p) {
+    return ctx_fail(ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                    "npu: device_properties: NULL output pointer");
+  }
+  if (index != 0) {
+    return ctx_fail(ctx, XHAL_ERROR_OUT_OF_RANGE,
+                    "npu: device_properties: device index past the count (1)");
+  }
   memset(p, 0, sizeof(*p));
   p->struct_size = (uint32_t)sizeof(*p);
   p->kind = XHAL_DEVICE_KIND_NPU;
@@ -142,8 +162,15 @@ static xhal_status_t npu_device_open(xhal_plugin_context_t context,
                                      xhal_plugin_device_t* out) {
   npu_ctx_t* ctx = (npu_ctx_t*)(void*)context;
   xhal_status_t st = XHAL_OK;
-  if (!ctx || !out) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (index != 0) return XHAL_ERROR_OUT_OF_RANGE;
+  if (!ctx) return XHAL_ERROR_INVALID_HANDLE;
+  if (!out) {
+    return ctx_fail(ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                    "npu: device_open: NULL output pointer");
+  }
+  if (index != 0) {
+    return ctx_fail(ctx, XHAL_ERROR_OUT_OF_RANGE,
+                    "npu: device_open: device index past the count (1)");
+  }
   pthread_mutex_lock(&ctx->mu);
   if (!ctx->dev) st = npu_dev_open(ctx, &ctx->dev);
   if (st == XHAL_OK) {
@@ -151,6 +178,9 @@ static xhal_status_t npu_device_open(xhal_plugin_context_t context,
     *out = (xhal_plugin_device_t)(void*)ctx->dev;
   }
   pthread_mutex_unlock(&ctx->mu);
+  if (st != XHAL_OK) {
+    (void)ctx_fail(ctx, st, "npu: device_open: bring-up of the device failed");
+  }
   return st;
 }
 

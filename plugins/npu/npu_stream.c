@@ -4,8 +4,11 @@
  *
  * Every transfer that touches host memory maps it as a host window for
  * the duration of the transfer (read-only for writes to the device) and
- * ends its batch with a fence that retires the window.
+ * ends its batch with a fence that retires the window. A transfer queued
+ * on a held stream is mapped only when it reaches the ring, so queued
+ * work holds no windows.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +16,6 @@
 
 /* Largest single DMA row: the descriptor's element count is 32-bit. */
 #define NPU_DMA_CHUNK (1ull << 30)
-
-static npu_dev_t* stream_dev(xhal_plugin_stream_t s) { return s->dev; }
 
 npusim_cmd_t npu_cmd_dma(uint32_t src_space, uint64_t src, uint32_t dst_space,
                          uint64_t dst, uint64_t row_bytes, uint64_t rows,
@@ -46,14 +47,32 @@ static void emit_copy(npu_batch_t* b, uint32_t ss, uint64_t src, uint32_t ds,
   }
 }
 
+static xhal_status_t arg_error(npu_dev_t* dev, const char* msg) {
+  npu_set_error(dev, XHAL_ERROR_INVALID_ARGUMENT, msg);
+  return XHAL_ERROR_INVALID_ARGUMENT;
+}
+
 xhal_status_t npu_stream_create(xhal_plugin_device_t device, uint32_t flags,
                                 xhal_plugin_stream_t* out) {
   npu_dev_t* dev = (npu_dev_t*)(void*)device;
   struct xhal_plugin_stream* s;
-  if (!dev || !out) return XHAL_ERROR_INVALID_ARGUMENT;
-  (void)flags; /* no stream flags are defined */
+  if (!dev) return XHAL_ERROR_INVALID_HANDLE;
+  if (!out) {
+    npu_set_error(dev, XHAL_ERROR_INVALID_ARGUMENT,
+                  "npu: stream_create: NULL output pointer");
+    return XHAL_ERROR_INVALID_ARGUMENT;
+  }
+  if (flags != 0) { /* no stream flags are defined */
+    npu_set_error(dev, XHAL_ERROR_INVALID_ARGUMENT,
+                  "npu: stream_create: unknown flag bits");
+    return XHAL_ERROR_INVALID_ARGUMENT;
+  }
   s = calloc(1, sizeof(*s));
-  if (!s) return XHAL_ERROR_OUT_OF_MEMORY;
+  if (!s) {
+    npu_set_error(dev, XHAL_ERROR_OUT_OF_MEMORY,
+                  "npu: stream_create: out of host memory");
+    return XHAL_ERROR_OUT_OF_MEMORY;
+  }
   s->dev = dev;
   pthread_mutex_lock(&dev->mu);
   s->id = dev->next_stream_id++;
@@ -64,22 +83,34 @@ xhal_status_t npu_stream_create(xhal_plugin_device_t device, uint32_t flags,
 
 xhal_status_t npu_stream_synchronize(xhal_plugin_stream_t s) {
   npu_batch_t b;
-  uint64_t f;
+  npu_point_t* p;
   xhal_status_t st;
   if (!s) return XHAL_ERROR_INVALID_HANDLE;
-  st = npu_batch_begin(&b, s->dev, s->id);
-  if (st != XHAL_OK) return st;
-  f = npu_emit_fence(&b, 1, 0);
-  st = npu_batch_end(&b);
-  if (st != XHAL_OK) return st;
-  st = npu_fence_wait(s->dev, s->id, f, UINT64_MAX);
-  if (st != XHAL_OK) npu_set_error(s->dev, st, "npu: stream work failed");
+  p = npu_point_new(s->dev, s->id);
+  if (!p) {
+    npu_set_error(s->dev, XHAL_ERROR_OUT_OF_MEMORY,
+                  "npu: stream_synchronize: out of host memory");
+    return XHAL_ERROR_OUT_OF_MEMORY;
+  }
+  st = npu_batch_begin(&b, s);
+  if (st == XHAL_OK) {
+    (void)npu_emit_fence(&b, 1, 0, p);
+    st = npu_batch_end(&b);
+  }
+  if (st == XHAL_OK) {
+    st = npu_point_wait(s->dev, p, UINT64_MAX);
+    if (st != XHAL_OK) npu_set_error(s->dev, st, "npu: stream work failed");
+  }
+  npu_point_unref(s->dev, p);
   return st;
 }
 
 void npu_stream_destroy(xhal_plugin_stream_t s) {
   if (!s) return;
   (void)npu_stream_synchronize(s);
+  /* The worker finishes what is still queued (a failed stream's skipped
+   * work) before it exits. */
+  npu_stream_stop_worker(s);
   free(s);
 }
 
@@ -88,27 +119,42 @@ xhal_status_t npu_stream_flush(xhal_plugin_stream_t s) {
   return s ? XHAL_OK : XHAL_ERROR_INVALID_HANDLE;
 }
 
+void npu_emit_host_transfer(npu_batch_t* b, uint64_t dram, void* host,
+                            uint64_t size, int to_device) {
+  uint64_t iova, f;
+  xhal_status_t st;
+  if (b->status != XHAL_OK) return;
+  st = npu_map_host(b, host, size, !to_device, &iova);
+  if (st != XHAL_OK) {
+    b->status = st;
+    return;
+  }
+  if (to_device) {
+    emit_copy(b, NPUSIM_SPACE_HOST, iova, NPUSIM_SPACE_DRAM, dram, size);
+  } else {
+    emit_copy(b, NPUSIM_SPACE_DRAM, dram, NPUSIM_SPACE_HOST, iova, size);
+  }
+  f = npu_emit_fence(b, 0, 0, NULL);
+  npu_windows_bind(b->dev, f);
+}
+
 /* Host <-> DRAM transfer through a host window. */
 static xhal_status_t host_transfer(xhal_plugin_stream_t s, uint64_t dram,
                                    void* host, uint64_t size, int to_device) {
   npu_batch_t b;
-  uint64_t iova, f;
   xhal_status_t st;
   if (size == 0) return XHAL_OK;
-  st = npu_batch_begin(&b, stream_dev(s), s->id);
+  st = npu_batch_begin(&b, s);
   if (st != XHAL_OK) return st;
-  st = npu_map_host(&b, host, size, !to_device, &iova);
-  if (st != XHAL_OK) {
-    b.status = st;
-    return npu_batch_end(&b);
-  }
-  if (to_device) {
-    emit_copy(&b, NPUSIM_SPACE_HOST, iova, NPUSIM_SPACE_DRAM, dram, size);
+  if (b.item) { /* held stream: map it when it reaches the ring */
+    b.item->kind = NPU_ITEM_XFER;
+    b.item->dram = dram;
+    b.item->host = host;
+    b.item->size = size;
+    b.item->to_device = to_device;
   } else {
-    emit_copy(&b, NPUSIM_SPACE_DRAM, dram, NPUSIM_SPACE_HOST, iova, size);
+    npu_emit_host_transfer(&b, dram, host, size, to_device);
   }
-  f = npu_emit_fence(&b, 0, 0);
-  npu_windows_bind(b.dev, f);
   return npu_batch_end(&b);
 }
 
@@ -116,19 +162,35 @@ static int range_ok(xhal_plugin_buffer_t buf, uint64_t off, uint64_t size) {
   return buf && off <= buf->size && size <= buf->size - off;
 }
 
+static xhal_status_t fail_with(npu_dev_t* dev, xhal_status_t st,
+                               const char* msg) {
+  npu_set_error(dev, st, msg);
+  return st;
+}
+
 xhal_status_t npu_enqueue_write(xhal_plugin_stream_t s,
                                 xhal_plugin_buffer_t dst, uint64_t dst_offset,
                                 const void* src, uint64_t size) {
-  if (!s || !dst || (!src && size)) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (!range_ok(dst, dst_offset, size)) return XHAL_ERROR_OUT_OF_RANGE;
+  if (!s || !dst) return XHAL_ERROR_INVALID_HANDLE;
+  if (!src && size) return arg_error(s->dev, "npu: enqueue_write: NULL source");
+  if (!range_ok(dst, dst_offset, size)) {
+    return fail_with(s->dev, XHAL_ERROR_OUT_OF_RANGE,
+                     "npu: enqueue_write: range past the buffer's end");
+  }
   return host_transfer(s, dst->addr + dst_offset, (void*)(uintptr_t)src, size,
                        1);
 }
 
 xhal_status_t npu_enqueue_read(xhal_plugin_stream_t s, xhal_plugin_buffer_t src,
                                uint64_t src_offset, void* dst, uint64_t size) {
-  if (!s || !src || (!dst && size)) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (!range_ok(src, src_offset, size)) return XHAL_ERROR_OUT_OF_RANGE;
+  if (!s || !src) return XHAL_ERROR_INVALID_HANDLE;
+  if (!dst && size) {
+    return arg_error(s->dev, "npu: enqueue_read: NULL destination");
+  }
+  if (!range_ok(src, src_offset, size)) {
+    return fail_with(s->dev, XHAL_ERROR_OUT_OF_RANGE,
+                     "npu: enqueue_read: range past the buffer's end");
+  }
   return host_transfer(s, src->addr + src_offset, dst, size, 0);
 }
 
@@ -137,12 +199,13 @@ xhal_status_t npu_enqueue_copy(xhal_plugin_stream_t s, xhal_plugin_buffer_t src,
                                uint64_t dst_offset, uint64_t size) {
   npu_batch_t b;
   xhal_status_t st;
-  if (!s || !src || !dst) return XHAL_ERROR_INVALID_ARGUMENT;
+  if (!s || !src || !dst) return XHAL_ERROR_INVALID_HANDLE;
   if (!range_ok(src, src_offset, size) || !range_ok(dst, dst_offset, size)) {
-    return XHAL_ERROR_OUT_OF_RANGE;
+    return fail_with(s->dev, XHAL_ERROR_OUT_OF_RANGE,
+                     "npu: enqueue_copy: range past a buffer's end");
   }
   if (size == 0) return XHAL_OK;
-  st = npu_batch_begin(&b, s->dev, s->id);
+  st = npu_batch_begin(&b, s);
   if (st != XHAL_OK) return st;
   emit_copy(&b, NPUSIM_SPACE_DRAM, src->addr + src_offset, NPUSIM_SPACE_DRAM,
             dst->addr + dst_offset, size);
@@ -156,14 +219,21 @@ xhal_status_t npu_enqueue_fill(xhal_plugin_stream_t s, xhal_plugin_buffer_t dst,
   npusim_cmd_t c;
   xhal_status_t st;
   uint64_t done = 0;
-  if (!s || !dst || !pattern) return XHAL_ERROR_INVALID_ARGUMENT;
+  if (!s || !dst) return XHAL_ERROR_INVALID_HANDLE;
+  if (!pattern) return arg_error(s->dev, "npu: enqueue_fill: NULL pattern");
   if (pattern_size != 1 && pattern_size != 2 && pattern_size != 4) {
-    return XHAL_ERROR_INVALID_ARGUMENT;
+    return arg_error(s->dev, "npu: enqueue_fill: pattern size not 1, 2 or 4");
   }
-  if (size % pattern_size) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (!range_ok(dst, offset, size)) return XHAL_ERROR_OUT_OF_RANGE;
+  if (size % pattern_size) {
+    return arg_error(s->dev,
+                     "npu: enqueue_fill: size not a multiple of the pattern");
+  }
+  if (!range_ok(dst, offset, size)) {
+    return fail_with(s->dev, XHAL_ERROR_OUT_OF_RANGE,
+                     "npu: enqueue_fill: range past the buffer's end");
+  }
   if (size == 0) return XHAL_OK;
-  st = npu_batch_begin(&b, s->dev, s->id);
+  st = npu_batch_begin(&b, s);
   if (st != XHAL_OK) return st;
   memset(&c, 0, sizeof(c));
   c.opcode = NPUSIM_OP_FILL;
@@ -182,8 +252,9 @@ xhal_status_t npu_enqueue_fill(xhal_plugin_stream_t s, xhal_plugin_buffer_t dst,
 
 xhal_status_t npu_enqueue_host_func(xhal_plugin_stream_t s, xhal_host_func_t fn,
                                     void* user_data) {
-  if (!s || !fn) return XHAL_ERROR_INVALID_ARGUMENT;
-  return npu_queue_host_func(s->dev, s->id, fn, user_data);
+  if (!s) return XHAL_ERROR_INVALID_HANDLE;
+  if (!fn) return arg_error(s->dev, "npu: enqueue_host_func: NULL function");
+  return npu_queue_host_func(s, fn, user_data);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -191,48 +262,103 @@ xhal_status_t npu_enqueue_host_func(xhal_plugin_stream_t s, xhal_host_func_t fn,
 xhal_status_t npu_event_create(xhal_plugin_device_t device,
                                xhal_plugin_event_t* out) {
   struct xhal_plugin_event* e;
-  if (!device || !out) return XHAL_ERROR_INVALID_ARGUMENT;
+  npu_dev_t* dev = (npu_dev_t*)(void*)device;
+  if (!dev) return XHAL_ERROR_INVALID_HANDLE;
+  if (!out) return arg_error(dev, "npu: event_create: NULL output pointer");
   e = calloc(1, sizeof(*e));
-  if (!e) return XHAL_ERROR_OUT_OF_MEMORY;
-  e->dev = (npu_dev_t*)(void*)device;
+  if (!e) {
+    return fail_with(dev, XHAL_ERROR_OUT_OF_MEMORY,
+                     "npu: event_create: out of host memory");
+  }
+  e->dev = dev;
   *out = e;
   return XHAL_OK;
 }
 
-void npu_event_destroy(xhal_plugin_event_t e) { free(e); }
+void npu_event_destroy(xhal_plugin_event_t e) {
+  if (!e) return;
+  npu_point_unref(e->dev, e->point);
+  free(e);
+}
 
 xhal_status_t npu_event_record(xhal_plugin_event_t e, xhal_plugin_stream_t s) {
   npu_batch_t b;
-  uint64_t f;
+  npu_point_t *p, *old;
   xhal_status_t st;
-  if (!e || !s) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (e->dev != s->dev) return XHAL_ERROR_INVALID_ARGUMENT;
-  st = npu_batch_begin(&b, s->dev, s->id);
-  if (st != XHAL_OK) return st;
-  f = npu_emit_fence(&b, 1, 1);
-  st = npu_batch_end(&b);
+  if (!e || !s) return XHAL_ERROR_INVALID_HANDLE;
+  if (e->dev != s->dev) {
+    return arg_error(s->dev,
+                     "npu: event_record: event and stream of other devices");
+  }
+  p = npu_point_new(s->dev, s->id);
+  if (!p) {
+    return fail_with(s->dev, XHAL_ERROR_OUT_OF_MEMORY,
+                     "npu: event_record: out of host memory");
+  }
+  st = npu_batch_begin(&b, s);
   if (st == XHAL_OK) {
-    /* A concurrent wait on this event sees either point; the host
-     * serialises record against wait for one event per the ABI. */
-    e->stream_id = s->id;
-    e->fence = f;
+    (void)npu_emit_fence(&b, 1, 1, p);
+    st = npu_batch_end(&b);
+  }
+  if (st != XHAL_OK) {
+    npu_point_unref(s->dev, p);
+    return st;
+  }
+  /* A concurrent wait on this event sees either point; the host
+   * serialises record against wait for one event per the ABI. */
+  pthread_mutex_lock(&s->dev->mu);
+  old = e->point;
+  e->point = p;
+  pthread_mutex_unlock(&s->dev->mu);
+  npu_point_unref(s->dev, old);
+  return XHAL_OK;
+}
+
+static xhal_status_t never_recorded(npu_dev_t* dev, const char* entry) {
+  char msg[96];
+  snprintf(msg, sizeof(msg), "npu: %s: the event was never recorded", entry);
+  return fail_with(dev, XHAL_ERROR_INVALID_STATE, msg);
+}
+
+/* The event's current point with a reference (a record may replace it
+ * concurrently, R-THR-2), or NULL if it was never recorded. */
+static npu_point_t* event_point(xhal_plugin_event_t e) {
+  npu_point_t* p;
+  pthread_mutex_lock(&e->dev->mu);
+  p = e->point;
+  if (p) p->refs++;
+  pthread_mutex_unlock(&e->dev->mu);
+  return p;
+}
+
+xhal_status_t npu_event_wait(xhal_plugin_event_t e, uint64_t timeout_ns) {
+  xhal_status_t st;
+  npu_point_t* p;
+  if (!e) return XHAL_ERROR_INVALID_HANDLE;
+  p = event_point(e);
+  if (!p) return never_recorded(e->dev, "event_wait");
+  st = npu_point_wait(e->dev, p, timeout_ns);
+  npu_point_unref(e->dev, p);
+  if (st == XHAL_ERROR_TIMEOUT) {
+    npu_set_error(e->dev, st, "npu: event_wait: timed out");
+  } else if (st != XHAL_OK) {
+    npu_set_error(e->dev, st, "npu: event_wait: the captured work failed");
   }
   return st;
 }
 
-xhal_status_t npu_event_wait(xhal_plugin_event_t e, uint64_t timeout_ns) {
-  if (!e) return XHAL_ERROR_INVALID_HANDLE;
-  if (e->fence == 0) return XHAL_ERROR_INVALID_STATE;
-  return npu_fence_wait(e->dev, e->stream_id, e->fence, timeout_ns);
-}
-
 xhal_status_t npu_event_query(xhal_plugin_event_t e) {
   xhal_status_t st;
+  int recorded;
   if (!e) return XHAL_ERROR_INVALID_HANDLE;
-  if (e->fence == 0) return XHAL_ERROR_INVALID_STATE;
   pthread_mutex_lock(&e->dev->mu);
-  st = npu_fence_status(e->dev, e->stream_id, e->fence);
+  recorded = e->point != NULL;
+  st = recorded ? npu_point_status(e->dev, e->point) : XHAL_OK;
   pthread_mutex_unlock(&e->dev->mu);
+  if (!recorded) return never_recorded(e->dev, "event_query");
+  if (st != XHAL_OK && st != XHAL_ERROR_NOT_READY) {
+    npu_set_error(e->dev, st, "npu: event_query: the captured work failed");
+  }
   return st;
 }
 
@@ -249,20 +375,39 @@ static int fence_cycles(npu_dev_t* dev, uint64_t fence, uint64_t* out) {
 xhal_status_t npu_event_elapsed(xhal_plugin_event_t start,
                                 xhal_plugin_event_t end, uint64_t* out_ns) {
   xhal_status_t st;
-  uint64_t c0, c1;
+  uint64_t c0, c1, f0 = 0, f1 = 0;
   npu_dev_t* dev;
-  if (!start || !end || !out_ns) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (start->dev != end->dev) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (start->fence == 0 || end->fence == 0) return XHAL_ERROR_INVALID_STATE;
+  if (!start || !end) return XHAL_ERROR_INVALID_HANDLE;
   dev = start->dev;
-  st = npu_event_query(start);
-  if (st == XHAL_OK) st = npu_event_query(end);
+  if (!out_ns) return arg_error(dev, "npu: event_elapsed: NULL output");
+  if (start->dev != end->dev) {
+    return arg_error(dev, "npu: event_elapsed: events of other devices");
+  }
+  pthread_mutex_lock(&dev->mu);
+  if (!start->point || !end->point) {
+    st = XHAL_ERROR_INVALID_STATE;
+  } else {
+    st = npu_point_status(dev, start->point);
+    if (st == XHAL_OK) st = npu_point_status(dev, end->point);
+    /* Both completed, so both points have their fences. */
+    if (st == XHAL_OK) {
+      f0 = start->point->fence;
+      f1 = end->point->fence;
+    }
+  }
+  pthread_mutex_unlock(&dev->mu);
+  if (st == XHAL_ERROR_INVALID_STATE) {
+    return never_recorded(dev, "event_elapsed");
+  }
+  if (st == XHAL_ERROR_NOT_READY) {
+    npu_set_error(dev, st, "npu: event_elapsed: an event is still pending");
+  } else if (st != XHAL_OK) {
+    npu_set_error(dev, st, "npu: event_elapsed: the captured work failed");
+  }
   if (st != XHAL_OK) return st;
-  if (!fence_cycles(dev, start->fence, &c0) ||
-      !fence_cycles(dev, end->fence, &c1)) {
-    npu_set_error(dev, XHAL_ERROR_INVALID_STATE,
-                  "npu: event timestamp no longer available");
-    return XHAL_ERROR_INVALID_STATE;
+  if (!fence_cycles(dev, f0, &c0) || !fence_cycles(dev, f1, &c1)) {
+    return fail_with(dev, XHAL_ERROR_INVALID_STATE,
+                     "npu: event timestamp no longer available");
   }
   /* Simulated time at the configured clock: cycles * 1000 / MHz. */
   *out_ns = c1 > c0 ? (c1 - c0) * 1000ull / dev->clock_mhz : 0;
@@ -271,8 +416,10 @@ xhal_status_t npu_event_elapsed(xhal_plugin_event_t start,
 
 xhal_status_t npu_stream_wait_event(xhal_plugin_stream_t s,
                                     xhal_plugin_event_t e) {
-  if (!s || !e) return XHAL_ERROR_INVALID_ARGUMENT;
-  if (e->fence == 0) return XHAL_ERROR_INVALID_STATE;
-  if (e->dev != s->dev) return XHAL_ERROR_INVALID_ARGUMENT;
-  return npu_add_dependency(s->dev, s->id, e->stream_id, e->fence);
+  if (!s || !e) return XHAL_ERROR_INVALID_HANDLE;
+  if (!e->point) return never_recorded(s->dev, "stream_wait_event");
+  if (e->dev != s->dev) {
+    return arg_error(s->dev, "npu: stream_wait_event: event of another device");
+  }
+  return npu_add_wait(s, e->point);
 }

@@ -534,6 +534,71 @@ START_TEST(failed_host_func_fails_the_stream) {
 }
 END_TEST
 
+/* A stream blocked in a host function holds back only itself: other
+ * streams' work completes meanwhile, an event recorded behind the host
+ * function stays pending, and a stream that waits on that event is held
+ * with it (R-STR-7, R-EVT-6). */
+START_TEST(blocked_host_func_holds_only_its_stream) {
+  gate_t g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+              XHAL_OK};
+  xhal_plugin_stream_t s = new_stream(), other = new_stream();
+  xhal_plugin_stream_t waiter = new_stream();
+  xhal_plugin_buffer_t a = alloc_buf(64), b = alloc_buf(64);
+  uint32_t v = 0xCAFEF00D, w = 0x0BADBEEF, back = 0, back_w = 0;
+  xhal_plugin_event_t behind, after_wait;
+  ck_assert_int_eq(D()->enqueue_host_func(s, gate_fn, &g), XHAL_OK);
+  behind = record(s);
+  ck_assert_int_eq(D()->stream_wait_event(waiter, behind), XHAL_OK);
+  ck_assert_int_eq(D()->enqueue_write(waiter, b, 0, &w, 4), XHAL_OK);
+  after_wait = record(waiter);
+  /* Another stream runs to completion while `s` is blocked. */
+  ck_assert_int_eq(D()->enqueue_write(other, a, 0, &v, 4), XHAL_OK);
+  ck_assert_int_eq(D()->enqueue_read(other, a, 0, &back, 4), XHAL_OK);
+  ck_assert_int_eq(D()->stream_synchronize(other), XHAL_OK);
+  ck_assert_uint_eq(back, v);
+  ck_assert_int_eq(D()->event_query(behind), XHAL_ERROR_NOT_READY);
+  ck_assert_int_eq(D()->event_wait(after_wait, 50 * 1000000ull),
+                   XHAL_ERROR_TIMEOUT);
+  gate_open(&g);
+  ck_assert_int_eq(D()->event_wait(after_wait, UINT64_MAX), XHAL_OK);
+  ck_assert_int_eq(D()->event_query(behind), XHAL_OK);
+  ck_assert_int_eq(D()->enqueue_read(waiter, b, 0, &back_w, 4), XHAL_OK);
+  ck_assert_int_eq(D()->stream_synchronize(waiter), XHAL_OK);
+  ck_assert_uint_eq(back_w, w);
+  ck_assert_int_eq(g.calls, 1);
+  D()->event_destroy(behind);
+  D()->event_destroy(after_wait);
+  D()->buffer_free(g_host.dev, a);
+  D()->buffer_free(g_host.dev, b);
+  D()->stream_destroy(s);
+  D()->stream_destroy(other);
+  D()->stream_destroy(waiter);
+}
+END_TEST
+
+/* NULL handles fail with INVALID_HANDLE, unknown stream flags with
+ * INVALID_ARGUMENT and a message (R-ERR-1, R-ERR-6, R-ERR-8). */
+START_TEST(bad_handles_and_flags) {
+  xhal_plugin_stream_t s = NULL;
+  xhal_plugin_event_t e = NULL;
+  uint32_t count = 0;
+  ck_assert_int_eq(D()->device_count(NULL, &count), XHAL_ERROR_INVALID_HANDLE);
+  ck_assert_int_eq(D()->stream_create(NULL, 0, &s), XHAL_ERROR_INVALID_HANDLE);
+  ck_assert_int_eq(D()->event_create(NULL, &e), XHAL_ERROR_INVALID_HANDLE);
+  ck_assert_int_eq(D()->stream_synchronize(NULL), XHAL_ERROR_INVALID_HANDLE);
+  g_host.last_error[0] = '\0';
+  ck_assert_int_eq(D()->stream_create(g_host.dev, 0x80000000u, &s),
+                   XHAL_ERROR_INVALID_ARGUMENT);
+  ck_assert_ptr_null(s);
+  ck_assert_str_ne(g_host.last_error, "");
+  g_host.last_error[0] = '\0';
+  xhal_plugin_device_t other = NULL;
+  ck_assert_int_eq(D()->device_open(g_host.ctx, 1, &other),
+                   XHAL_ERROR_OUT_OF_RANGE);
+  ck_assert_str_ne(g_host.last_error, "");
+}
+END_TEST
+
 /* Several threads, each with its own stream, interleave transfers and
  * operators in the one ring; every result must still be its own. */
 typedef struct worker {
@@ -741,6 +806,8 @@ static Suite* npu_suite(void) {
   tcase_add_test(basic, elapsed_is_simulated_time);
   tcase_add_test(basic, host_func_orders_and_event_wait_times_out);
   tcase_add_test(basic, failed_host_func_fails_the_stream);
+  tcase_add_test(basic, blocked_host_func_holds_only_its_stream);
+  tcase_add_test(basic, bad_handles_and_flags);
   tcase_add_test(basic, concurrent_streams);
   tcase_add_checked_fixture(ops, setup_default, teardown);
   tcase_set_timeout(ops, 120);
