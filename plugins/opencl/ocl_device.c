@@ -145,6 +145,18 @@ static xhal_device_kind_t kind_of(cl_device_type type) {
   return XHAL_DEVICE_KIND_OTHER;
 }
 
+/* v rounded down to its three most significant bits (96 GiB, 112 GiB,
+ * 128 GiB, ...). CPU implementations such as PoCL derive their global
+ * memory size from the host's free memory, which differs from one
+ * process to the next; properties must not (R-DEV), so sizes that come
+ * from host memory are reported at this coarse granularity. */
+static uint64_t round_coarse(uint64_t v) {
+  int top;
+  if (v < 8) return v;
+  top = 63 - __builtin_clzll(v);
+  return v & ~((UINT64_C(1) << (top - 2)) - 1);
+}
+
 /* Largest power of two dividing v (v > 0), the alignment v guarantees. */
 static uint64_t pow2_floor_divisor(uint64_t v) { return v & (~v + 1); }
 
@@ -219,6 +231,13 @@ static int describe_device(struct xhal_plugin_context* ctx,
   p->kind = kind_of(info->type);
   p->memory_bytes = info_ulong(id, CL_DEVICE_GLOBAL_MEM_SIZE);
   p->max_alloc_bytes = info_ulong(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+  if ((info->type & CL_DEVICE_TYPE_CPU) ||
+      info_uint(id, CL_DEVICE_HOST_UNIFIED_MEMORY)) {
+    p->memory_bytes = round_coarse(p->memory_bytes);
+    p->max_alloc_bytes = round_coarse(p->max_alloc_bytes);
+    if (p->max_alloc_bytes > p->memory_bytes)
+      p->max_alloc_bytes = p->memory_bytes;
+  }
   /* CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits. */
   align_bits = info_uint(id, CL_DEVICE_MEM_BASE_ADDR_ALIGN);
   info->base_align = align_bits >= 8 ? pow2_floor_divisor(align_bits / 8) : 1;
@@ -318,7 +337,25 @@ static xhal_status_t add_platform(struct xhal_plugin_context* ctx,
   return XHAL_OK;
 }
 
+/* Serialises enumeration across the plugin's contexts. The first
+ * clGetPlatformIDs/clGetDeviceIDs of a process initialises the ICD
+ * loader and the vendor runtimes, and not every one does that safely
+ * from two threads: PoCL 3.1 answers CL_DEVICE_NOT_FOUND to the second
+ * of two concurrent first calls. The lock is the plugin's only
+ * process-wide state; it guards the driver, not data of the plugin. */
+static pthread_mutex_t g_enumerate_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static xhal_status_t enumerate_locked(struct xhal_plugin_context* ctx);
+
 xhal_status_t ocl_enumerate(struct xhal_plugin_context* ctx) {
+  xhal_status_t status;
+  pthread_mutex_lock(&g_enumerate_mu);
+  status = enumerate_locked(ctx);
+  pthread_mutex_unlock(&g_enumerate_mu);
+  return status;
+}
+
+static xhal_status_t enumerate_locked(struct xhal_plugin_context* ctx) {
   cl_uint count = 0;
   cl_platform_id* platforms;
   uint32_t capacity = 0;

@@ -72,8 +72,20 @@ static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void* data) {
 void ocl_record_release(ocl_record_t* rec) {
   if (rec->marker != NULL) clReleaseEvent(rec->marker);
   ocl_fail_release(rec->fail);
+  if (rec->stamp != NULL &&
+      atomic_fetch_sub_explicit(&rec->stamp->refs, 1, memory_order_acq_rel) ==
+          1)
+    free(rec->stamp);
   rec->marker = NULL;
   rec->fail = NULL;
+  rec->stamp = NULL;
+}
+
+/* Takes the references a copy of `rec` holds. */
+static void record_retain(const ocl_record_t* rec) {
+  clRetainEvent(rec->marker);
+  if (rec->fail != NULL) atomic_fetch_add(&rec->fail->refs, 1);
+  if (rec->stamp != NULL) atomic_fetch_add(&rec->stamp->refs, 1);
 }
 
 /* A referenced copy of the event's latest recording. */
@@ -86,8 +98,7 @@ static xhal_status_t snapshot(struct xhal_plugin_event* e, const char* call,
                      "opencl: %s: the event was never recorded", call);
   }
   *out = e->rec;
-  clRetainEvent(out->marker);
-  atomic_fetch_add(&out->fail->refs, 1);
+  record_retain(out);
   pthread_mutex_unlock(&e->mu);
   return XHAL_OK;
 }
@@ -156,13 +167,54 @@ xhal_status_t ocl_event_record(xhal_plugin_event_t e, xhal_plugin_stream_t s) {
                      "opencl: event_record: the event belongs to another "
                      "device");
   memset(&rec, 0, sizeof(rec));
-  err = clEnqueueMarkerWithWaitList(s->queue, 0, NULL, &rec.marker);
-  if (err != CL_SUCCESS)
-    return ocl_cl_error(s->dev->ctx, err, "clEnqueueMarkerWithWaitList");
-  /* Waiters may be other threads and other queues: submit now. */
-  clFlush(s->queue);
-  rec.seq = atomic_fetch_add(&s->seq, 1) + 1;
-  rec.may_fail_later = atomic_load(&s->inflight) > 0;
+  if (ocl_submit_begin(s)) {
+    /* Behind host-thread jobs: a user event stands for the marker, and
+     * the host thread completes it in order (ocl_hostfn.c). */
+    ocl_cmd_t cmd;
+    xhal_status_t status;
+    err = CL_SUCCESS;
+    rec.marker = clCreateUserEvent(s->dev->context, &err);
+    if (rec.marker == NULL || err != CL_SUCCESS) {
+      ocl_submit_end(s);
+      return ocl_cl_error(s->dev->ctx, err, "clCreateUserEvent");
+    }
+    rec.stamp = calloc(1, sizeof(*rec.stamp));
+    if (rec.stamp == NULL) {
+      ocl_submit_end(s);
+      clSetUserEventStatus(rec.marker, CL_COMPLETE);
+      clReleaseEvent(rec.marker);
+      return ocl_error(s->dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                       "opencl: event_record: out of host memory");
+    }
+    atomic_init(&rec.stamp->refs, 2); /* the recording's and the job's */
+    atomic_init(&rec.stamp->end_ns, 0);
+    rec.seq = atomic_fetch_add(&s->seq, 1) + 1;
+    rec.may_fail_later = 1;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.kind = OCL_CMD_RECORD;
+    cmd.rec.seq = rec.seq;
+    cmd.rec.stamp = rec.stamp;
+    cmd.user = rec.marker;
+    clRetainEvent(cmd.user);
+    status = ocl_submit_defer(s, &cmd);
+    ocl_submit_end(s);
+    if (status != XHAL_OK) {
+      ocl_cmd_release(&cmd);
+      ocl_record_release(&rec);
+      return status;
+    }
+  } else {
+    err = clEnqueueMarkerWithWaitList(s->queue, 0, NULL, &rec.marker);
+    if (err != CL_SUCCESS) {
+      ocl_submit_end(s);
+      return ocl_cl_error(s->dev->ctx, err, "clEnqueueMarkerWithWaitList");
+    }
+    /* Waiters may be other threads and other queues: submit now. */
+    clFlush(s->queue);
+    rec.seq = atomic_fetch_add(&s->seq, 1) + 1;
+    rec.may_fail_later = 0;
+    ocl_submit_end(s);
+  }
   rec.fail = s->fail;
   atomic_fetch_add(&rec.fail->refs, 1);
   pthread_mutex_lock(&e->mu);
@@ -304,7 +356,14 @@ static xhal_status_t end_stamp(struct xhal_plugin_event* e, const char* which,
   xhal_status_t status = snapshot(e, "event_elapsed", &rec);
   if (status != XHAL_OK) return status;
   status = record_status(e->dev->ctx, &rec);
-  if (status == XHAL_OK) {
+  if (status == XHAL_OK && rec.stamp != NULL) {
+    /* Recorded behind host-thread jobs (ocl_hostfn.c); complete means
+     * the host thread wrote the stamp. */
+    t = atomic_load(&rec.stamp->end_ns);
+    if (t == 0)
+      status = ocl_error(e->dev->ctx, XHAL_ERROR_UNSUPPORTED,
+                         "opencl: event_elapsed: %s has no timestamp", which);
+  } else if (status == XHAL_OK) {
     err = clGetEventProfilingInfo(rec.marker, CL_PROFILING_COMMAND_END,
                                   sizeof(t), &t, NULL);
     if (err != CL_SUCCESS)
@@ -354,6 +413,7 @@ xhal_status_t ocl_stream_wait_event(xhal_plugin_stream_t s,
                                     xhal_plugin_event_t e) {
   ocl_record_t rec;
   xhal_status_t status;
+  int deferring;
   cl_int err;
   if (s == NULL || e == NULL) return XHAL_ERROR_INVALID_HANDLE;
   status = snapshot(e, "stream_wait_event", &rec);
@@ -362,6 +422,7 @@ xhal_status_t ocl_stream_wait_event(xhal_plugin_stream_t s,
     ocl_record_release(&rec);
     return XHAL_OK; /* skipped: the stream already failed */
   }
+  deferring = ocl_submit_begin(s);
   status = record_status(s->dev->ctx, &rec);
   if (status == XHAL_OK) {
     /* Already complete and successful: nothing to wait for. */
@@ -369,17 +430,26 @@ xhal_status_t ocl_stream_wait_event(xhal_plugin_stream_t s,
     /* Already failed: the stream fails from here on, in order. */
     ocl_fail_set(s->fail, atomic_fetch_add(&s->seq, 1) + 1, status);
     status = XHAL_OK;
-  } else if (e->dev->context == s->dev->context && !rec.may_fail_later) {
+  } else if (!deferring && e->dev->context == s->dev->context &&
+             !rec.may_fail_later) {
     /* The common case: the device orders the queues itself. */
     err = clEnqueueBarrierWithWaitList(s->queue, 1, &rec.marker, NULL);
     status = err == CL_SUCCESS ? XHAL_OK
                                : ocl_cl_error(s->dev->ctx, err,
                                               "clEnqueueBarrierWithWaitList");
   } else {
-    /* Another context, or a failure that only a host job of the other
-     * stream can still report: wait on the host thread. */
-    status = ocl_enqueue_wait_record(s, &rec);
+    /* Another context, a failure that only a host job of the other
+     * stream can still report, or work of this stream deferred behind
+     * host jobs: wait on the host thread. */
+    ocl_cmd_t cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.kind = OCL_CMD_WAIT;
+    cmd.rec = rec;
+    record_retain(&cmd.rec);
+    status = ocl_submit_defer(s, &cmd);
+    if (status != XHAL_OK) ocl_cmd_release(&cmd);
   }
+  ocl_submit_end(s);
   ocl_record_release(&rec);
   return status;
 }

@@ -1,25 +1,28 @@
 /*
- * ocl_hostfn.c - host functions in stream order, on a host thread per
- * stream.
+ * ocl_hostfn.c - the stream's host thread: host functions in stream
+ * order, host-side waits, and the deferred submission of everything
+ * enqueued behind them.
  *
- * A host job splits the queue in two: a marker M captures the work before
- * it, and a barrier waiting on a user event U holds back the work after
- * it. The stream's host thread waits for M, runs the function, then
- * completes U, releasing the rest of the queue. The function may block
- * (libxhal uses host functions to wait on other plugins' events), which is
- * why it runs on a thread of its own rather than in an OpenCL event
- * callback, where blocking would stall the implementation.
+ * A host function must run after the work before it and before the work
+ * after it, and a failing one must keep the work after it from running
+ * (R-STR-9). OpenCL can hold commands back behind a user event, but the
+ * only way to cancel them is a negative user event status, which PoCL 3.1
+ * answers by aborting the process and other implementations by losing
+ * the context. So the plugin never lets OpenCL see work behind a host
+ * job: while jobs are in flight, every command of the stream becomes a
+ * job too (ocl_cmd_t), and the host thread, in order, either submits it
+ * or, once the stream failed, drops it.
  *
- * U is always completed with CL_COMPLETE, even when the function fails:
- * a negative user event status is handled inconsistently across
- * implementations (at least one aborts the process when dependent
- * commands exist). The failure is recorded in the stream's failure record
- * instead, which fails every later event and skips later enqueues
- * (ocl_internal.h).
+ * The thread runs a host function after a marker on the queue (the work
+ * submitted before it) completed. The function may block (libxhal uses
+ * host functions to wait on other plugins' events), which is why it runs
+ * on a thread of its own rather than in an OpenCL event callback, where
+ * blocking would stall the implementation.
  *
- * The same machinery makes a stream wait for an event that a plain
- * barrier cannot express: one of another cl_context, or one whose stream
- * may still fail through a pending host job (ocl_event.c).
+ * An event recorded while jobs are in flight gets a user event as its
+ * marker; the thread completes it after the work before the recording
+ * completed. User events carry no profiling data, so event_elapsed of
+ * such a recording reports an error.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +31,8 @@
 
 struct ocl_job {
   struct ocl_job* next;
-  xhal_host_func_t fn; /* NULL: a wait job */
-  void* user_data;
-  cl_event before;  /* host function: marker of the earlier work */
-  ocl_record_t rec; /* wait job: the recording to wait for */
-  cl_event user;    /* holds back the later work */
-  uint64_t seq;     /* the job's point in the stream */
+  uint64_t seq; /* the point after which a failure of this job counts */
+  ocl_cmd_t cmd;
 };
 
 /* Statuses outside the ABI's range (a host function returning garbage)
@@ -44,32 +43,105 @@ static xhal_status_t normalize(xhal_status_t status) {
   return status;
 }
 
-static void run_job(struct xhal_plugin_stream* s, ocl_job_t* job) {
-  xhal_status_t status;
-  if (job->fn != NULL) {
-    cl_int st = CL_COMPLETE;
-    cl_int err = clWaitForEvents(1, &job->before);
-    if (err == CL_SUCCESS)
-      err = clGetEventInfo(job->before, CL_EVENT_COMMAND_EXECUTION_STATUS,
-                           sizeof(st), &st, NULL);
-    if (err != CL_SUCCESS || st < 0)
-      ocl_fail_set(s->fail, job->seq - 1, XHAL_ERROR_EXECUTION_FAILED);
-    clReleaseEvent(job->before);
-    job->before = NULL;
-    if (!ocl_stream_failed(s)) {
-      status = job->fn(job->user_data);
-      if (status != XHAL_OK) ocl_fail_set(s->fail, job->seq, normalize(status));
-    }
-  } else {
-    if (!ocl_stream_failed(s)) {
-      status = ocl_record_wait(s->dev->ctx, &job->rec);
-      if (status != XHAL_OK) ocl_fail_set(s->fail, job->seq, normalize(status));
-    }
-    ocl_record_release(&job->rec);
+/* Waits for everything submitted to the queue so far; XHAL_OK or the
+ * failure of that work. Host thread only (nothing else submits then). */
+static xhal_status_t wait_submitted(struct xhal_plugin_stream* s,
+                                    ocl_stamp_t* stamp) {
+  cl_event marker = NULL;
+  cl_int st = CL_COMPLETE;
+  cl_ulong end = 0;
+  cl_int err = clEnqueueMarkerWithWaitList(s->queue, 0, NULL, &marker);
+  if (err == CL_SUCCESS) err = clFlush(s->queue);
+  if (err == CL_SUCCESS) err = clWaitForEvents(1, &marker);
+  if (err == CL_SUCCESS)
+    err = clGetEventInfo(marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof(st),
+                         &st, NULL);
+  if (err == CL_SUCCESS && st == CL_COMPLETE && stamp != NULL &&
+      (s->dev->queue_props & CL_QUEUE_PROFILING_ENABLE) &&
+      clGetEventProfilingInfo(marker, CL_PROFILING_COMMAND_END, sizeof(end),
+                              &end, NULL) == CL_SUCCESS)
+    atomic_store(&stamp->end_ns, (uint64_t)end);
+  if (marker != NULL) clReleaseEvent(marker);
+  return err != CL_SUCCESS || st < 0 ? XHAL_ERROR_EXECUTION_FAILED : XHAL_OK;
+}
+
+void ocl_cmd_release(ocl_cmd_t* cmd) {
+  uint32_t i;
+  ocl_buffer_release(cmd->src);
+  ocl_buffer_release(cmd->dst);
+  cmd->src = cmd->dst = NULL;
+  ocl_record_release(&cmd->rec);
+  if (cmd->kind == OCL_CMD_OP) {
+    for (i = 0; i < cmd->call.num_inputs && i < XHAL_MAX_OP_INPUTS; ++i)
+      ocl_buffer_release(cmd->call.inputs[i].buffer);
+    for (i = 0; i < cmd->call.num_outputs && i < XHAL_MAX_OP_OUTPUTS; ++i)
+      ocl_buffer_release(cmd->call.outputs[i].buffer);
+    cmd->call.num_inputs = cmd->call.num_outputs = 0;
   }
-  clSetUserEventStatus(job->user, CL_COMPLETE);
-  clReleaseEvent(job->user);
-  job->user = NULL;
+  if (cmd->mems != NULL) {
+    for (i = 0; i < cmd->num_args; ++i)
+      if (cmd->mems[i] != NULL) clReleaseMemObject(cmd->mems[i]);
+  }
+  free(cmd->mems);
+  free(cmd->args);
+  free(cmd->arg_bytes);
+  cmd->mems = NULL;
+  cmd->args = NULL;
+  cmd->arg_bytes = NULL;
+  if (cmd->kernel != NULL) ocl_kernel_unref(cmd->kernel);
+  cmd->kernel = NULL;
+  if (cmd->user != NULL) {
+    /* Completing it is what waiters of the recording need; a dropped
+     * recording's status comes from the failure record. */
+    clSetUserEventStatus(cmd->user, CL_COMPLETE);
+    clReleaseEvent(cmd->user);
+    cmd->user = NULL;
+  }
+}
+
+/* Runs one job on the host thread. */
+static void run_job(struct xhal_plugin_stream* s, ocl_job_t* job) {
+  ocl_cmd_t* cmd = &job->cmd;
+  xhal_status_t status = XHAL_OK;
+  /* A point of its own runs unless the stream failed before it; a plain
+   * command unless it failed at or before the last point ahead of it. */
+  int is_point = cmd->kind == OCL_CMD_HOST_FUNC || cmd->kind == OCL_CMD_WAIT ||
+                 cmd->kind == OCL_CMD_RECORD;
+  if (ocl_fail_check(s->fail, is_point ? job->seq : job->seq + 1) == XHAL_OK) {
+    switch (cmd->kind) {
+      case OCL_CMD_HOST_FUNC:
+        if (wait_submitted(s, NULL) != XHAL_OK) {
+          ocl_fail_set(s->fail, job->seq - 1, XHAL_ERROR_EXECUTION_FAILED);
+          break;
+        }
+        status = cmd->fn(cmd->user_data);
+        if (status != XHAL_OK) status = normalize(status);
+        break;
+      case OCL_CMD_WAIT:
+        status = ocl_record_wait(s->dev->ctx, &cmd->rec);
+        if (status != XHAL_OK) status = normalize(status);
+        break;
+      case OCL_CMD_RECORD:
+        /* The recording's point is job->seq; work before it failing
+         * fails it (and everything after). */
+        if (wait_submitted(s, cmd->rec.stamp) != XHAL_OK)
+          ocl_fail_set(s->fail, job->seq - 1, XHAL_ERROR_EXECUTION_FAILED);
+        break;
+      case OCL_CMD_KERNEL:
+        status = ocl_kernel_run(s, cmd);
+        break;
+      case OCL_CMD_OP:
+        status = cmd->op_fn(s, &cmd->call);
+        break;
+      default:
+        status = ocl_transfer_run(s, cmd);
+        break;
+    }
+    if (status != XHAL_OK) ocl_fail_set(s->fail, job->seq, status);
+    if (cmd->kind != OCL_CMD_HOST_FUNC && cmd->kind != OCL_CMD_WAIT)
+      clFlush(s->queue);
+  }
+  ocl_cmd_release(cmd);
 }
 
 static void* host_thread_main(void* arg) {
@@ -87,18 +159,31 @@ static void* host_thread_main(void* arg) {
     pthread_mutex_lock(&s->mu);
     job->next = s->free_jobs;
     s->free_jobs = job;
-    atomic_fetch_sub(&s->inflight, 1);
+    /* Under mu: a submitter that sees 0 here may give work to OpenCL
+     * directly, after everything this thread submitted. */
+    if (atomic_fetch_sub(&s->inflight, 1) == 1)
+      pthread_cond_broadcast(&s->idle_cv);
   }
   pthread_mutex_unlock(&s->mu);
   return NULL;
 }
 
-/* A job from the free list or the heap, with the thread running.
- * s->mu held. */
-static ocl_job_t* job_get(struct xhal_plugin_stream* s) {
+int ocl_submit_begin(struct xhal_plugin_stream* s) {
+  pthread_mutex_lock(&s->mu);
+  return atomic_load(&s->inflight) > 0;
+}
+
+void ocl_submit_end(struct xhal_plugin_stream* s) {
+  pthread_mutex_unlock(&s->mu);
+}
+
+xhal_status_t ocl_submit_defer(struct xhal_plugin_stream* s,
+                               const ocl_cmd_t* cmd) {
   ocl_job_t* job;
   if (!s->thread_started) {
-    if (pthread_create(&s->thread, NULL, host_thread_main, s) != 0) return NULL;
+    if (pthread_create(&s->thread, NULL, host_thread_main, s) != 0)
+      return ocl_error(s->dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                       "opencl: cannot start the stream's host thread");
     s->thread_started = 1;
   }
   job = s->free_jobs;
@@ -106,99 +191,51 @@ static ocl_job_t* job_get(struct xhal_plugin_stream* s) {
     s->free_jobs = job->next;
   else
     job = malloc(sizeof(*job));
-  if (job != NULL) memset(job, 0, sizeof(*job));
-  return job;
-}
-
-static void job_put_back(struct xhal_plugin_stream* s, ocl_job_t* job) {
-  pthread_mutex_lock(&s->mu);
-  job->next = s->free_jobs;
-  s->free_jobs = job;
-  pthread_mutex_unlock(&s->mu);
-}
-
-/* Creates U, blocks the queue on it, takes the job's point and hands the
- * job to the thread. On failure the job is given back and nothing was
- * enqueued that could block the queue. */
-static xhal_status_t job_submit(struct xhal_plugin_stream* s, ocl_job_t* job) {
-  cl_int err = CL_SUCCESS;
-  job->user = clCreateUserEvent(s->dev->context, &err);
-  if (job->user == NULL || err != CL_SUCCESS)
-    return ocl_cl_error(s->dev->ctx, err, "clCreateUserEvent");
-  err = clEnqueueBarrierWithWaitList(s->queue, 1, &job->user, NULL);
-  if (err != CL_SUCCESS) {
-    clSetUserEventStatus(job->user, CL_COMPLETE);
-    clReleaseEvent(job->user);
-    return ocl_cl_error(s->dev->ctx, err, "clEnqueueBarrierWithWaitList");
-  }
-  /* The thread waits on the marker from another thread: the queue must
-   * be submitted for the marker to ever complete. */
-  clFlush(s->queue);
-  job->seq = atomic_fetch_add(&s->seq, 1) + 1;
+  if (job == NULL)
+    return ocl_error(s->dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                     "opencl: out of host memory for a stream job");
+  job->next = NULL;
+  job->cmd = *cmd;
+  /* Host functions and recordings are points of their own; a command
+   * that fails counts after the last point handed out before it. */
+  if (cmd->kind == OCL_CMD_HOST_FUNC || cmd->kind == OCL_CMD_WAIT)
+    job->seq = atomic_fetch_add(&s->seq, 1) + 1;
+  else if (cmd->kind == OCL_CMD_RECORD)
+    job->seq = cmd->rec.seq;
+  else
+    job->seq = atomic_load(&s->seq);
   atomic_fetch_add(&s->inflight, 1);
-  pthread_mutex_lock(&s->mu);
   if (s->tail != NULL)
     s->tail->next = job;
   else
     s->head = job;
   s->tail = job;
   pthread_cond_signal(&s->cv);
-  pthread_mutex_unlock(&s->mu);
   return XHAL_OK;
 }
 
-static xhal_status_t no_job(struct xhal_plugin_stream* s, const char* call) {
-  return ocl_error(s->dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
-                   "opencl: %s: cannot start the stream's host thread or "
-                   "allocate a job",
-                   call);
+void ocl_hostfn_drain(struct xhal_plugin_stream* s) {
+  pthread_mutex_lock(&s->mu);
+  while (atomic_load(&s->inflight) > 0) pthread_cond_wait(&s->idle_cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
 }
 
 xhal_status_t ocl_enqueue_host_func(xhal_plugin_stream_t s, xhal_host_func_t fn,
                                     void* user_data) {
-  ocl_job_t* job;
+  ocl_cmd_t cmd;
   xhal_status_t status;
-  cl_int err;
   if (s == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (fn == NULL)
     return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
                      "opencl: enqueue_host_func: fn is NULL");
   if (ocl_stream_failed(s)) return XHAL_OK; /* skipped, like other work */
-  pthread_mutex_lock(&s->mu);
-  job = job_get(s);
-  pthread_mutex_unlock(&s->mu);
-  if (job == NULL) return no_job(s, "enqueue_host_func");
-  job->fn = fn;
-  job->user_data = user_data;
-  err = clEnqueueMarkerWithWaitList(s->queue, 0, NULL, &job->before);
-  if (err != CL_SUCCESS) {
-    job_put_back(s, job);
-    return ocl_cl_error(s->dev->ctx, err, "clEnqueueMarkerWithWaitList");
-  }
-  status = job_submit(s, job);
-  if (status != XHAL_OK) {
-    clReleaseEvent(job->before);
-    job_put_back(s, job);
-  }
-  return status;
-}
-
-xhal_status_t ocl_enqueue_wait_record(struct xhal_plugin_stream* s,
-                                      const ocl_record_t* rec) {
-  ocl_job_t* job;
-  xhal_status_t status;
-  pthread_mutex_lock(&s->mu);
-  job = job_get(s);
-  pthread_mutex_unlock(&s->mu);
-  if (job == NULL) return no_job(s, "stream_wait_event");
-  job->rec = *rec;
-  clRetainEvent(job->rec.marker);
-  atomic_fetch_add(&job->rec.fail->refs, 1);
-  status = job_submit(s, job);
-  if (status != XHAL_OK) {
-    ocl_record_release(&job->rec);
-    job_put_back(s, job);
-  }
+  memset(&cmd, 0, sizeof(cmd));
+  cmd.kind = OCL_CMD_HOST_FUNC;
+  cmd.fn = fn;
+  cmd.user_data = user_data;
+  (void)ocl_submit_begin(s);
+  status = ocl_submit_defer(s, &cmd);
+  ocl_submit_end(s);
   return status;
 }
 

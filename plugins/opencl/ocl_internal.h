@@ -21,7 +21,15 @@
  * event recorded after p reports the failure and later enqueues are
  * skipped. This is done in the plugin rather than with negative user
  * event statuses because implementations differ on what a negative status
- * does to dependent commands (some abort the process).
+ * does to dependent commands (PoCL 3.1 aborts the process).
+ *
+ * Deferred submission: while a stream has host-thread jobs in flight
+ * (host functions, waits the device cannot express), its later commands
+ * are not given to OpenCL at once but queued, as ocl_cmd_t records, behind
+ * those jobs; the stream's host thread submits them in order, or drops
+ * them once the stream failed (R-STR-9). OpenCL offers no way to cancel a
+ * command already enqueued behind a user event, so this is the only
+ * portable way to keep work after a failed host function from running.
  */
 #ifndef XHAL_OCL_INTERNAL_H_
 #define XHAL_OCL_INTERNAL_H_
@@ -129,14 +137,24 @@ typedef struct ocl_subbuf {
   cl_mem mem;
 } ocl_subbuf_t;
 
+/* One live host mapping (buffer_map), so that unmapping a pointer that
+ * is not one can be refused before OpenCL sees it. */
+typedef struct ocl_mapping {
+  struct ocl_mapping* next;
+  void* ptr;
+} ocl_mapping_t;
+
 struct xhal_plugin_buffer {
   struct xhal_plugin_device* dev;
   cl_mem mem;
   uint64_t size;
   uint32_t flags;
-  pthread_mutex_t sub_mu;
+  pthread_mutex_t sub_mu; /* subs, sub_count and maps */
   ocl_subbuf_t* subs;
   uint32_t sub_count;
+  ocl_mapping_t* maps;
+  /* buffer_free's reference plus one per deferred command using it. */
+  atomic_uint refs;
 };
 
 /* ------------------------------------------------------------ streams */
@@ -151,23 +169,95 @@ typedef struct ocl_fail {
   xhal_status_t status;
 } ocl_fail_t;
 
+/* The completion time of a recording made behind host-thread jobs,
+ * whose marker is a user event without profiling data: the host thread
+ * writes the end time of the real marker it enqueued in its place. */
+typedef struct ocl_stamp {
+  atomic_uint refs;
+  _Atomic uint64_t end_ns; /* 0 until known (or without profiling) */
+} ocl_stamp_t;
+
+/* One recording, copied out of the event so a waiter needs no lock. */
+typedef struct ocl_record {
+  cl_event marker;
+  ocl_fail_t* fail;
+  ocl_stamp_t* stamp; /* NULL unless recorded behind host-thread jobs */
+  uint64_t seq;
+  uint32_t may_fail_later; /* host jobs were in flight when recorded */
+} ocl_record_t;
+
 typedef struct ocl_job ocl_job_t;
+
+/* What a host-thread job does (ocl_hostfn.c). */
+typedef enum ocl_cmd_kind {
+  OCL_CMD_HOST_FUNC = 1, /* run a host function after earlier work */
+  OCL_CMD_WAIT,          /* wait for a recording on the host */
+  OCL_CMD_WRITE,
+  OCL_CMD_READ,
+  OCL_CMD_COPY,
+  OCL_CMD_FILL,
+  OCL_CMD_KERNEL,
+  OCL_CMD_OP,
+  OCL_CMD_RECORD /* complete `user` once earlier work completed */
+} ocl_cmd_kind_t;
+
+typedef xhal_status_t (*ocl_op_fn_t)(struct xhal_plugin_stream* s,
+                                     const xhal_plugin_op_call_t* call);
+
+/* One deferred command. It owns a reference to every buffer, kernel,
+ * event and allocation it names (released by ocl_cmd_release). */
+typedef struct ocl_cmd {
+  ocl_cmd_kind_t kind;
+  /* host function */
+  xhal_host_func_t fn;
+  void* user_data;
+  /* wait: the recording waited for; record: its point and stamp */
+  ocl_record_t rec;
+  /* transfers: src/dst buffers (NULL for the host side) */
+  struct xhal_plugin_buffer* src;
+  struct xhal_plugin_buffer* dst;
+  uint64_t src_offset;
+  uint64_t dst_offset;
+  uint64_t size;
+  const void* host_src;
+  void* host_dst;
+  uint8_t pattern[4];
+  uint32_t pattern_size;
+  /* kernel: arguments resolved, scalar bytes copied into `arg_bytes` */
+  struct xhal_plugin_kernel* kernel;
+  uint32_t work_dim;
+  int has_local;
+  size_t global[3];
+  size_t local[3];
+  uint32_t num_args;
+  xhal_plugin_kernel_arg_t* args;
+  cl_mem* mems; /* each retained */
+  uint8_t* arg_bytes;
+  /* operator */
+  ocl_op_fn_t op_fn;
+  xhal_plugin_op_call_t call;
+  /* record */
+  cl_event user;
+} ocl_cmd_t;
 
 struct xhal_plugin_stream {
   struct xhal_plugin_device* dev;
   cl_command_queue queue;
   ocl_fail_t* fail;
   _Atomic uint64_t seq; /* last point handed out */
-  /* Host thread (ocl_hostfn.c), started on the first host job. */
+  /* Host thread (ocl_hostfn.c), started on the first host job. `mu`
+   * also orders submission: commands are given to OpenCL, or deferred,
+   * under it. */
   pthread_mutex_t mu;
   pthread_cond_t cv;
+  pthread_cond_t idle_cv; /* inflight dropped to 0 */
   pthread_t thread;
   int thread_started;
   int stop;
   ocl_job_t* head;
   ocl_job_t* tail;
   ocl_job_t* free_jobs;
-  atomic_uint inflight; /* host jobs queued and not yet finished */
+  atomic_uint inflight; /* jobs queued and not yet finished (mu) */
 };
 
 /* ------------------------------------------------------------- events */
@@ -180,14 +270,6 @@ typedef struct ocl_signal {
   pthread_cond_t cv;
   int done;
 } ocl_signal_t;
-
-/* One recording, copied out of the event so a waiter needs no lock. */
-typedef struct ocl_record {
-  cl_event marker;
-  ocl_fail_t* fail;
-  uint64_t seq;
-  uint32_t may_fail_later; /* host jobs were in flight when recorded */
-} ocl_record_t;
 
 struct xhal_plugin_event {
   struct xhal_plugin_device* dev;
@@ -205,6 +287,7 @@ struct xhal_plugin_program {
 
 struct xhal_plugin_kernel {
   struct xhal_plugin_device* dev;
+  atomic_uint refs; /* kernel_destroy's plus deferred launches' */
   cl_kernel kernel;
   pthread_mutex_t mu; /* argument setting + enqueue */
   cl_uint num_args;
@@ -247,6 +330,8 @@ xhal_status_t ocl_buffer_arg_mem(struct xhal_plugin_buffer* b, uint64_t offset,
 xhal_status_t ocl_buffer_alloc(xhal_plugin_device_t device, uint64_t size,
                                uint32_t flags, xhal_plugin_buffer_t* out);
 void ocl_buffer_free(xhal_plugin_device_t device, xhal_plugin_buffer_t buffer);
+void ocl_buffer_retain(struct xhal_plugin_buffer* b);
+void ocl_buffer_release(struct xhal_plugin_buffer* b);
 xhal_status_t ocl_buffer_map(xhal_plugin_device_t device,
                              xhal_plugin_buffer_t buffer, uint64_t offset,
                              uint64_t size, uint32_t map_flags, void** out_ptr);
@@ -279,14 +364,26 @@ xhal_status_t ocl_enqueue_copy(xhal_plugin_stream_t s, xhal_plugin_buffer_t src,
 xhal_status_t ocl_enqueue_fill(xhal_plugin_stream_t s, xhal_plugin_buffer_t dst,
                                uint64_t offset, uint64_t size,
                                const void* pattern, uint32_t pattern_size);
+/* Gives a deferred transfer to OpenCL (host thread). */
+xhal_status_t ocl_transfer_run(struct xhal_plugin_stream* s,
+                               const ocl_cmd_t* cmd);
 
 /* ocl_hostfn.c */
 xhal_status_t ocl_enqueue_host_func(xhal_plugin_stream_t s, xhal_host_func_t fn,
                                     void* user_data);
-/* Makes later work of `s` wait, on the host thread, for `rec` (retained
- * by the job) and fail the stream if it failed. */
-xhal_status_t ocl_enqueue_wait_record(struct xhal_plugin_stream* s,
-                                      const ocl_record_t* rec);
+/* Starts a submission: locks s->mu and returns 1 when the command must
+ * be deferred (ocl_submit_defer), 0 when it goes to OpenCL now. Either
+ * way the caller ends with ocl_submit_end. */
+int ocl_submit_begin(struct xhal_plugin_stream* s);
+/* Queues `cmd` (moved into the job; the caller gives up its references
+ * on success) behind the stream's host-thread jobs. s->mu held. */
+xhal_status_t ocl_submit_defer(struct xhal_plugin_stream* s,
+                               const ocl_cmd_t* cmd);
+void ocl_submit_end(struct xhal_plugin_stream* s);
+/* Releases what a command owns. */
+void ocl_cmd_release(ocl_cmd_t* cmd);
+/* Waits until the host thread ran every queued job. */
+void ocl_hostfn_drain(struct xhal_plugin_stream* s);
 /* Stops the host thread after its queued jobs ran. */
 void ocl_hostfn_shutdown(struct xhal_plugin_stream* s);
 
@@ -339,6 +436,10 @@ void ocl_program_destroy(xhal_plugin_program_t program);
 xhal_status_t ocl_kernel_create(xhal_plugin_program_t program, const char* name,
                                 xhal_plugin_kernel_t* out);
 void ocl_kernel_destroy(xhal_plugin_kernel_t kernel);
+void ocl_kernel_unref(struct xhal_plugin_kernel* k);
+/* Gives a deferred kernel launch to OpenCL (host thread). */
+xhal_status_t ocl_kernel_run(struct xhal_plugin_stream* s,
+                             const ocl_cmd_t* cmd);
 xhal_status_t ocl_enqueue_kernel(xhal_plugin_stream_t s,
                                  xhal_plugin_kernel_t kernel,
                                  const xhal_launch_t* launch,

@@ -59,13 +59,36 @@ xhal_status_t ocl_buffer_alloc(xhal_plugin_device_t dev, uint64_t size,
   b->dev = dev;
   b->size = size;
   b->flags = flags;
+  atomic_init(&b->refs, 1);
   *out = b;
   return XHAL_OK;
 }
 
 void ocl_buffer_free(xhal_plugin_device_t dev, xhal_plugin_buffer_t b) {
   (void)dev;
+  ocl_buffer_release(b);
+}
+
+void ocl_buffer_retain(struct xhal_plugin_buffer* b) {
+  if (b != NULL) atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+}
+
+/* The last reference goes with buffer_free or with the last deferred
+ * command that names the buffer (R-MEM-15: work enqueued before a free
+ * still runs). */
+void ocl_buffer_release(struct xhal_plugin_buffer* b) {
   if (b == NULL) return;
+  if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
+  /* Mappings the caller left behind: OpenCL wants them unmapped before
+   * the memory object goes. */
+  while (b->maps != NULL) {
+    ocl_mapping_t* m = b->maps;
+    b->maps = m->next;
+    if (clEnqueueUnmapMemObject(b->dev->aux, b->mem, m->ptr, 0, NULL, NULL) ==
+        CL_SUCCESS)
+      clFinish(b->dev->aux);
+    free(m);
+  }
   while (b->subs != NULL) {
     ocl_subbuf_t* s = b->subs;
     b->subs = s->next;
@@ -96,6 +119,7 @@ xhal_status_t ocl_buffer_map(xhal_plugin_device_t dev, xhal_plugin_buffer_t b,
   cl_map_flags cl_flags = 0;
   cl_int err = CL_SUCCESS;
   void* ptr;
+  ocl_mapping_t* m;
   xhal_status_t status;
   if (dev == NULL || b == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (out_ptr == NULL)
@@ -119,21 +143,68 @@ xhal_status_t ocl_buffer_map(xhal_plugin_device_t dev, xhal_plugin_buffer_t b,
   if (ptr == NULL || err != CL_SUCCESS)
     return ocl_cl_error(dev->ctx, err != CL_SUCCESS ? err : CL_MAP_FAILURE,
                         "clEnqueueMapBuffer");
+  m = malloc(sizeof(*m));
+  if (m == NULL) {
+    if (clEnqueueUnmapMemObject(dev->aux, b->mem, ptr, 0, NULL, NULL) ==
+        CL_SUCCESS)
+      clFinish(dev->aux);
+    return ocl_error(dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                     "opencl: buffer_map: out of host memory");
+  }
+  m->ptr = ptr;
+  pthread_mutex_lock(&b->sub_mu);
+  m->next = b->maps;
+  b->maps = m;
+  pthread_mutex_unlock(&b->sub_mu);
   *out_ptr = ptr;
   return XHAL_OK;
+}
+
+/* Takes one live mapping at `ptr` off the buffer's list; NULL if `ptr`
+ * is not one. */
+static ocl_mapping_t* take_mapping(struct xhal_plugin_buffer* b, void* ptr) {
+  ocl_mapping_t** link;
+  ocl_mapping_t* m = NULL;
+  pthread_mutex_lock(&b->sub_mu);
+  for (link = &b->maps; *link != NULL; link = &(*link)->next) {
+    if ((*link)->ptr == ptr) {
+      m = *link;
+      *link = m->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&b->sub_mu);
+  return m;
+}
+
+static void put_mapping_back(struct xhal_plugin_buffer* b, ocl_mapping_t* m) {
+  pthread_mutex_lock(&b->sub_mu);
+  m->next = b->maps;
+  b->maps = m;
+  pthread_mutex_unlock(&b->sub_mu);
 }
 
 xhal_status_t ocl_buffer_unmap(xhal_plugin_device_t dev, xhal_plugin_buffer_t b,
                                void* ptr) {
   cl_event done = NULL;
+  ocl_mapping_t* m;
   cl_int err;
   if (dev == NULL || b == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (ptr == NULL)
     return ocl_error(dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
                      "opencl: buffer_unmap: ptr is NULL");
+  m = take_mapping(b, ptr);
+  if (m == NULL)
+    return ocl_error(dev->ctx, XHAL_ERROR_INVALID_STATE,
+                     "opencl: buffer_unmap: %p is not a live mapping of the "
+                     "buffer",
+                     ptr);
   err = clEnqueueUnmapMemObject(dev->aux, b->mem, ptr, 0, NULL, &done);
-  if (err != CL_SUCCESS)
+  if (err != CL_SUCCESS) {
+    put_mapping_back(b, m);
     return ocl_cl_error(dev->ctx, err, "clEnqueueUnmapMemObject");
+  }
+  free(m);
   /* Writes through the mapping must be in the buffer before any stream
    * uses it, and streams are other queues: wait for the unmap. */
   err = clWaitForEvents(1, &done);

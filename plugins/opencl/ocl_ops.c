@@ -465,6 +465,8 @@ static const op_entry_t kOps[] = {
 static xhal_status_t enqueue_op(void* user_data, xhal_plugin_stream_t s,
                                 const xhal_plugin_op_call_t* call) {
   const op_entry_t* entry = user_data;
+  ocl_cmd_t cmd;
+  xhal_status_t status;
   uint32_t i;
   if (s == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (call == NULL || call->num_outputs != 1 ||
@@ -479,7 +481,23 @@ static xhal_status_t enqueue_op(void* user_data, xhal_plugin_stream_t s,
     if (call->inputs[i].buffer == NULL)
       return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
                        "opencl: %s: input %u has no buffer", entry->name, i);
-  return entry->fn(s, call);
+  if (!ocl_submit_begin(s)) {
+    status = entry->fn(s, call);
+  } else {
+    /* Behind a host job: the call is copied and its buffers kept alive
+     * until the host thread launches it (ocl_hostfn.c). */
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.kind = OCL_CMD_OP;
+    cmd.op_fn = entry->fn;
+    cmd.call = *call;
+    for (i = 0; i < call->num_inputs; ++i)
+      ocl_buffer_retain(call->inputs[i].buffer);
+    ocl_buffer_retain(call->outputs[0].buffer);
+    status = ocl_submit_defer(s, &cmd);
+    if (status != XHAL_OK) ocl_cmd_release(&cmd);
+  }
+  ocl_submit_end(s);
+  return status;
 }
 
 xhal_status_t ocl_register_ops(struct xhal_plugin_context* ctx) {

@@ -107,12 +107,18 @@ xhal_status_t ocl_kernel_create(xhal_plugin_program_t prog, const char* name,
     k->num_args = UINT32_MAX; /* unknown: leave the check to OpenCL */
   snprintf(k->name, sizeof(k->name), "%s", name);
   k->dev = prog->dev;
+  atomic_init(&k->refs, 1);
   *out = k;
   return XHAL_OK;
 }
 
-void ocl_kernel_destroy(xhal_plugin_kernel_t k) {
+void ocl_kernel_destroy(xhal_plugin_kernel_t k) { ocl_kernel_unref(k); }
+
+/* The last reference goes with kernel_destroy or with the last deferred
+ * launch of the kernel. */
+void ocl_kernel_unref(struct xhal_plugin_kernel* k) {
   if (k == NULL) return;
+  if (atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) != 1) return;
   clReleaseKernel(k->kernel);
   pthread_mutex_destroy(&k->mu);
   free(k);
@@ -210,6 +216,98 @@ fail:
   return status;
 }
 
+/* Sets the arguments and enqueues the launch. */
+static xhal_status_t launch_now(struct xhal_plugin_stream* s,
+                                struct xhal_plugin_kernel* k, uint32_t work_dim,
+                                const size_t* global, const size_t* local,
+                                const xhal_plugin_kernel_arg_t* args,
+                                uint32_t num_args, const cl_mem* mems) {
+  xhal_status_t status = XHAL_OK;
+  cl_int err = CL_SUCCESS;
+  uint32_t i;
+  pthread_mutex_lock(&k->mu);
+  for (i = 0; i < num_args && err == CL_SUCCESS; ++i) {
+    const xhal_plugin_kernel_arg_t* a = &args[i];
+    if (a->kind == XHAL_KERNEL_ARG_BUFFER)
+      err = clSetKernelArg(k->kernel, i, sizeof(cl_mem), &mems[i]);
+    else if (a->kind == XHAL_KERNEL_ARG_SCALAR)
+      err = clSetKernelArg(k->kernel, i, a->size, a->value);
+    else
+      err = clSetKernelArg(k->kernel, i, a->size, NULL);
+  }
+  if (err != CL_SUCCESS) {
+    pthread_mutex_unlock(&k->mu);
+    return ocl_error(s->dev->ctx, ocl_cl_status(err),
+                     "opencl: enqueue_kernel: argument %u of '%s': "
+                     "clSetKernelArg failed: %s",
+                     i - 1, k->name, ocl_cl_error_name(err));
+  }
+  err = clEnqueueNDRangeKernel(s->queue, k->kernel, work_dim, NULL, global,
+                               local, 0, NULL, NULL);
+  pthread_mutex_unlock(&k->mu);
+  if (err != CL_SUCCESS)
+    status = ocl_cl_error(s->dev->ctx, err, "clEnqueueNDRangeKernel");
+  return status;
+}
+
+/* Queues the launch behind the stream's host-thread jobs: copies the
+ * arguments and scalar bytes, and takes references to the kernel and to
+ * every bound cl_mem. s->mu held. */
+static xhal_status_t defer_launch(struct xhal_plugin_stream* s,
+                                  struct xhal_plugin_kernel* k,
+                                  uint32_t work_dim, const size_t* global,
+                                  const size_t* local,
+                                  const xhal_plugin_kernel_arg_t* args,
+                                  uint32_t num_args, const cl_mem* mems) {
+  ocl_cmd_t cmd;
+  size_t bytes = 0;
+  size_t at = 0;
+  uint32_t i;
+  xhal_status_t status;
+  memset(&cmd, 0, sizeof(cmd));
+  cmd.kind = OCL_CMD_KERNEL;
+  cmd.work_dim = work_dim;
+  for (i = 0; i < 3; ++i) {
+    cmd.global[i] = global[i];
+    cmd.local[i] = local != NULL ? local[i] : 0;
+  }
+  cmd.has_local = local != NULL;
+  for (i = 0; i < num_args; ++i)
+    if (args[i].kind == XHAL_KERNEL_ARG_SCALAR) bytes += args[i].size;
+  if (num_args > 0) {
+    cmd.args = calloc(num_args, sizeof(*cmd.args));
+    cmd.mems = calloc(num_args, sizeof(*cmd.mems));
+  }
+  cmd.arg_bytes = bytes > 0 ? malloc(bytes) : NULL;
+  if ((num_args > 0 && (cmd.args == NULL || cmd.mems == NULL)) ||
+      (bytes > 0 && cmd.arg_bytes == NULL)) {
+    ocl_cmd_release(&cmd);
+    return ocl_error(s->dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                     "opencl: enqueue_kernel: out of host memory");
+  }
+  cmd.num_args = num_args;
+  for (i = 0; i < num_args; ++i) {
+    cmd.args[i] = args[i];
+    cmd.args[i].buffer = NULL; /* bound through mems[i] */
+    if (args[i].kind == XHAL_KERNEL_ARG_SCALAR) {
+      memcpy(cmd.arg_bytes + at, args[i].value, args[i].size);
+      cmd.args[i].value = cmd.arg_bytes + at;
+      at += args[i].size;
+    }
+    if (mems[i] != NULL) {
+      /* The command's own reference; a launch-only sub-buffer's first
+       * reference stays the caller's. */
+      clRetainMemObject(mems[i]);
+      cmd.mems[i] = mems[i];
+    }
+  }
+  atomic_fetch_add_explicit(&k->refs, 1, memory_order_relaxed);
+  cmd.kernel = k;
+  status = ocl_submit_defer(s, &cmd);
+  if (status != XHAL_OK) ocl_cmd_release(&cmd);
+  return status;
+}
+
 xhal_status_t ocl_enqueue_kernel(xhal_plugin_stream_t s, xhal_plugin_kernel_t k,
                                  const xhal_launch_t* launch,
                                  const xhal_plugin_kernel_arg_t* args,
@@ -219,7 +317,6 @@ xhal_status_t ocl_enqueue_kernel(xhal_plugin_stream_t s, xhal_plugin_kernel_t k,
   cl_mem mems[OCL_MAX_KERNEL_ARGS];
   int release[OCL_MAX_KERNEL_ARGS];
   int has_local = 0;
-  cl_int err = CL_SUCCESS;
   uint32_t i;
   xhal_status_t status;
   if (s == NULL || k == NULL) return XHAL_ERROR_INVALID_HANDLE;
@@ -242,32 +339,21 @@ xhal_status_t ocl_enqueue_kernel(xhal_plugin_stream_t s, xhal_plugin_kernel_t k,
   if (ocl_stream_failed(s)) return XHAL_OK; /* skipped */
   status = resolve_args(s, args, num_args, mems, release);
   if (status != XHAL_OK) return status;
-
-  pthread_mutex_lock(&k->mu);
-  for (i = 0; i < num_args && err == CL_SUCCESS; ++i) {
-    const xhal_plugin_kernel_arg_t* a = &args[i];
-    if (a->kind == XHAL_KERNEL_ARG_BUFFER)
-      err = clSetKernelArg(k->kernel, i, sizeof(cl_mem), &mems[i]);
-    else if (a->kind == XHAL_KERNEL_ARG_SCALAR)
-      err = clSetKernelArg(k->kernel, i, a->size, a->value);
-    else
-      err = clSetKernelArg(k->kernel, i, a->size, NULL);
-  }
-  if (err != CL_SUCCESS) {
-    pthread_mutex_unlock(&k->mu);
-    status = ocl_error(s->dev->ctx, ocl_cl_status(err),
-                       "opencl: enqueue_kernel: argument %u of '%s': "
-                       "clSetKernelArg failed: %s",
-                       i - 1, k->name, ocl_cl_error_name(err));
-  } else {
-    err =
-        clEnqueueNDRangeKernel(s->queue, k->kernel, launch->work_dim, NULL,
-                               global, has_local ? local : NULL, 0, NULL, NULL);
-    pthread_mutex_unlock(&k->mu);
-    if (err != CL_SUCCESS)
-      status = ocl_cl_error(s->dev->ctx, err, "clEnqueueNDRangeKernel");
-  }
+  if (ocl_submit_begin(s))
+    status = defer_launch(s, k, launch->work_dim, global,
+                          has_local ? local : NULL, args, num_args, mems);
+  else
+    status = launch_now(s, k, launch->work_dim, global,
+                        has_local ? local : NULL, args, num_args, mems);
+  ocl_submit_end(s);
   for (i = 0; i < num_args; ++i)
     if (release[i]) clReleaseMemObject(mems[i]);
   return status;
+}
+
+xhal_status_t ocl_kernel_run(struct xhal_plugin_stream* s,
+                             const ocl_cmd_t* cmd) {
+  return launch_now(s, cmd->kernel, cmd->work_dim, cmd->global,
+                    cmd->has_local ? cmd->local : NULL, cmd->args,
+                    cmd->num_args, cmd->mems);
 }

@@ -6,7 +6,8 @@
  * operation completes in stream order, which is exactly what OpenCL asks
  * of non-blocking reads and writes. Once a stream has failed, later
  * enqueues are skipped (they return XHAL_OK; the failure is reported by
- * stream_synchronize and by every event recorded after it).
+ * stream_synchronize and by every event recorded after it). Behind a
+ * pending host job, transfers are deferred (ocl_hostfn.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +70,15 @@ xhal_status_t ocl_stream_create(xhal_plugin_device_t dev, uint32_t flags,
                                 xhal_plugin_stream_t* out) {
   struct xhal_plugin_stream* s;
   cl_int err = CL_SUCCESS;
-  (void)flags; /* no stream flags are defined in ABI 1.0 */
   if (dev == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (out == NULL)
     return ocl_error(dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
                      "opencl: stream_create: out_stream is NULL");
   *out = NULL;
+  /* ABI 1.0 defines no stream flags: every bit is unknown. */
+  if (flags != 0)
+    return ocl_error(dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
+                     "opencl: stream_create: unknown flags 0x%x", flags);
   s = calloc(1, sizeof(*s));
   if (s == NULL) goto no_memory;
   s->dev = dev;
@@ -82,11 +86,13 @@ xhal_status_t ocl_stream_create(xhal_plugin_device_t dev, uint32_t flags,
   if (s->fail == NULL) goto no_memory_free;
   if (pthread_mutex_init(&s->mu, NULL) != 0) goto no_memory_fail;
   if (pthread_cond_init(&s->cv, NULL) != 0) goto no_memory_mutex;
+  if (pthread_cond_init(&s->idle_cv, NULL) != 0) goto no_memory_cv;
   atomic_init(&s->seq, 0);
   atomic_init(&s->inflight, 0);
   s->queue =
       clCreateCommandQueue(dev->context, dev->info->id, dev->queue_props, &err);
   if (s->queue == NULL || err != CL_SUCCESS) {
+    pthread_cond_destroy(&s->idle_cv);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     ocl_fail_release(s->fail);
@@ -96,6 +102,8 @@ xhal_status_t ocl_stream_create(xhal_plugin_device_t dev, uint32_t flags,
   *out = s;
   return XHAL_OK;
 
+no_memory_cv:
+  pthread_cond_destroy(&s->cv);
 no_memory_mutex:
   pthread_mutex_destroy(&s->mu);
 no_memory_fail:
@@ -109,11 +117,12 @@ no_memory:
 
 void ocl_stream_destroy(xhal_plugin_stream_t s) {
   if (s == NULL) return;
-  /* Host jobs first: the queue may be blocked on their user events, and
-   * releasing a queue with unset user events is undefined. */
+  /* Host jobs first: work deferred behind them reaches the queue only
+   * through the host thread (R-STR-10: pending work completes). */
   ocl_hostfn_shutdown(s);
   clFinish(s->queue);
   clReleaseCommandQueue(s->queue);
+  pthread_cond_destroy(&s->idle_cv);
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
   ocl_fail_release(s->fail);
@@ -131,6 +140,8 @@ xhal_status_t ocl_stream_flush(xhal_plugin_stream_t s) {
 xhal_status_t ocl_stream_synchronize(xhal_plugin_stream_t s) {
   cl_int err;
   if (s == NULL) return XHAL_ERROR_INVALID_HANDLE;
+  /* Deferred work reaches the queue only through the host thread. */
+  ocl_hostfn_drain(s);
   err = clFinish(s->queue);
   if (err != CL_SUCCESS) {
     /* clFinish reports work that failed on the device (NVIDIA says
@@ -169,39 +180,100 @@ static xhal_status_t range_check(const struct xhal_plugin_stream* s,
   return XHAL_OK;
 }
 
+static xhal_status_t copy_now(struct xhal_plugin_stream* s,
+                              struct xhal_plugin_buffer* src,
+                              uint64_t src_offset,
+                              struct xhal_plugin_buffer* dst,
+                              uint64_t dst_offset, uint64_t size);
+static xhal_status_t fill_now(struct xhal_plugin_stream* s,
+                              struct xhal_plugin_buffer* dst, uint64_t offset,
+                              uint64_t size, const uint8_t* p,
+                              uint32_t pattern_size);
+
+xhal_status_t ocl_transfer_run(struct xhal_plugin_stream* s,
+                               const ocl_cmd_t* cmd) {
+  cl_int err = CL_SUCCESS;
+  switch (cmd->kind) {
+    case OCL_CMD_WRITE:
+      err = clEnqueueWriteBuffer(s->queue, cmd->dst->mem, CL_FALSE,
+                                 (size_t)cmd->dst_offset, (size_t)cmd->size,
+                                 cmd->host_src, 0, NULL, NULL);
+      if (err != CL_SUCCESS)
+        return ocl_cl_error(s->dev->ctx, err, "clEnqueueWriteBuffer");
+      return XHAL_OK;
+    case OCL_CMD_READ:
+      err = clEnqueueReadBuffer(s->queue, cmd->src->mem, CL_FALSE,
+                                (size_t)cmd->src_offset, (size_t)cmd->size,
+                                cmd->host_dst, 0, NULL, NULL);
+      if (err != CL_SUCCESS)
+        return ocl_cl_error(s->dev->ctx, err, "clEnqueueReadBuffer");
+      return XHAL_OK;
+    case OCL_CMD_COPY:
+      return copy_now(s, cmd->src, cmd->src_offset, cmd->dst, cmd->dst_offset,
+                      cmd->size);
+    case OCL_CMD_FILL:
+      return fill_now(s, cmd->dst, cmd->dst_offset, cmd->size, cmd->pattern,
+                      cmd->pattern_size);
+    default:
+      return ocl_error(s->dev->ctx, XHAL_ERROR_INTERNAL,
+                       "opencl: not a transfer: command kind %d",
+                       (int)cmd->kind);
+  }
+}
+
+/* Gives a transfer to OpenCL now, or defers it behind the stream's
+ * host-thread jobs with references to its buffers. */
+static xhal_status_t submit(struct xhal_plugin_stream* s, ocl_cmd_t* cmd) {
+  xhal_status_t status;
+  if (ocl_submit_begin(s)) {
+    if (cmd->src != NULL) ocl_buffer_retain(cmd->src);
+    if (cmd->dst != NULL) ocl_buffer_retain(cmd->dst);
+    status = ocl_submit_defer(s, cmd);
+    if (status != XHAL_OK) ocl_cmd_release(cmd);
+  } else {
+    status = ocl_transfer_run(s, cmd);
+  }
+  ocl_submit_end(s);
+  return status;
+}
+
 xhal_status_t ocl_enqueue_write(xhal_plugin_stream_t s,
                                 xhal_plugin_buffer_t dst, uint64_t dst_offset,
                                 const void* src, uint64_t size) {
+  ocl_cmd_t cmd;
   xhal_status_t status;
-  cl_int err;
   if (s == NULL || dst == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (src == NULL && size != 0)
     return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
                      "opencl: enqueue_write: src is NULL");
   status = range_check(s, dst, dst_offset, size, "enqueue_write", "dst");
   if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
-  err = clEnqueueWriteBuffer(s->queue, dst->mem, CL_FALSE, (size_t)dst_offset,
-                             (size_t)size, src, 0, NULL, NULL);
-  if (err != CL_SUCCESS)
-    return ocl_cl_error(s->dev->ctx, err, "clEnqueueWriteBuffer");
-  return XHAL_OK;
+  memset(&cmd, 0, sizeof(cmd));
+  cmd.kind = OCL_CMD_WRITE;
+  cmd.dst = dst;
+  cmd.dst_offset = dst_offset;
+  cmd.host_src = src;
+  cmd.size = size;
+  return submit(s, &cmd);
 }
 
 xhal_status_t ocl_enqueue_read(xhal_plugin_stream_t s, xhal_plugin_buffer_t src,
                                uint64_t src_offset, void* dst, uint64_t size) {
+  ocl_cmd_t cmd;
   xhal_status_t status;
-  cl_int err;
   if (s == NULL || src == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (dst == NULL && size != 0)
     return ocl_error(s->dev->ctx, XHAL_ERROR_INVALID_ARGUMENT,
                      "opencl: enqueue_read: dst is NULL");
   status = range_check(s, src, src_offset, size, "enqueue_read", "src");
   if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
-  err = clEnqueueReadBuffer(s->queue, src->mem, CL_FALSE, (size_t)src_offset,
-                            (size_t)size, dst, 0, NULL, NULL);
-  if (err != CL_SUCCESS)
-    return ocl_cl_error(s->dev->ctx, err, "clEnqueueReadBuffer");
-  return XHAL_OK;
+  memset(&cmd, 0, sizeof(cmd));
+  cmd.kind = OCL_CMD_READ;
+  cmd.src = src;
+  cmd.src_offset = src_offset;
+  cmd.host_dst = dst;
+  cmd.size = size;
+  return submit(s, &cmd);
 }
 
 /* An overlapping copy within one buffer, which clEnqueueCopyBuffer
@@ -231,14 +303,30 @@ static xhal_status_t copy_overlapping(struct xhal_plugin_stream* s,
 xhal_status_t ocl_enqueue_copy(xhal_plugin_stream_t s, xhal_plugin_buffer_t src,
                                uint64_t src_offset, xhal_plugin_buffer_t dst,
                                uint64_t dst_offset, uint64_t size) {
+  ocl_cmd_t cmd;
   xhal_status_t status;
-  cl_int err;
   if (s == NULL || src == NULL || dst == NULL) return XHAL_ERROR_INVALID_HANDLE;
   status = range_check(s, src, src_offset, size, "enqueue_copy", "src");
   if (status == XHAL_OK)
     status = range_check(s, dst, dst_offset, size, "enqueue_copy", "dst");
   if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
   if (src == dst && src_offset == dst_offset) return XHAL_OK;
+  memset(&cmd, 0, sizeof(cmd));
+  cmd.kind = OCL_CMD_COPY;
+  cmd.src = src;
+  cmd.src_offset = src_offset;
+  cmd.dst = dst;
+  cmd.dst_offset = dst_offset;
+  cmd.size = size;
+  return submit(s, &cmd);
+}
+
+static xhal_status_t copy_now(struct xhal_plugin_stream* s,
+                              struct xhal_plugin_buffer* src,
+                              uint64_t src_offset,
+                              struct xhal_plugin_buffer* dst,
+                              uint64_t dst_offset, uint64_t size) {
+  cl_int err;
   if (src == dst && src_offset < dst_offset + size &&
       dst_offset < src_offset + size)
     return copy_overlapping(s, src, src_offset, dst_offset, size);
@@ -265,14 +353,8 @@ static cl_int fill_bytes(struct xhal_plugin_stream* s, cl_mem mem,
 xhal_status_t ocl_enqueue_fill(xhal_plugin_stream_t s, xhal_plugin_buffer_t dst,
                                uint64_t offset, uint64_t size,
                                const void* pattern, uint32_t pattern_size) {
-  const uint8_t* p = pattern;
-  uint8_t rotated[4];
-  uint64_t head;
-  uint64_t body;
-  uint64_t r;
-  uint32_t j;
+  ocl_cmd_t cmd;
   xhal_status_t status;
-  cl_int err;
   if (s == NULL || dst == NULL) return XHAL_ERROR_INVALID_HANDLE;
   if (pattern == NULL ||
       (pattern_size != 1 && pattern_size != 2 && pattern_size != 4) ||
@@ -283,9 +365,29 @@ xhal_status_t ocl_enqueue_fill(xhal_plugin_stream_t s, xhal_plugin_buffer_t dst,
                      pattern, pattern_size, (unsigned long long)size);
   status = range_check(s, dst, offset, size, "enqueue_fill", "dst");
   if (status != XHAL_OK || size == 0 || ocl_stream_failed(s)) return status;
+  memset(&cmd, 0, sizeof(cmd));
+  cmd.kind = OCL_CMD_FILL;
+  cmd.dst = dst;
+  cmd.dst_offset = offset;
+  cmd.size = size;
+  memcpy(cmd.pattern, pattern, pattern_size);
+  cmd.pattern_size = pattern_size;
+  return submit(s, &cmd);
+}
+
+static xhal_status_t fill_now(struct xhal_plugin_stream* s,
+                              struct xhal_plugin_buffer* dst, uint64_t offset,
+                              uint64_t size, const uint8_t* p,
+                              uint32_t pattern_size) {
+  uint8_t rotated[4];
+  uint64_t head;
+  uint64_t body;
+  uint64_t r;
+  uint32_t j;
+  cl_int err;
   r = offset % pattern_size;
   if (r == 0) {
-    err = clEnqueueFillBuffer(s->queue, dst->mem, pattern, pattern_size,
+    err = clEnqueueFillBuffer(s->queue, dst->mem, p, pattern_size,
                               (size_t)offset, (size_t)size, 0, NULL, NULL);
     if (err != CL_SUCCESS)
       return ocl_cl_error(s->dev->ctx, err, "clEnqueueFillBuffer");

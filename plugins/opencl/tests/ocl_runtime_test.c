@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xhal/xhal.h>
 
 #include "ocl_test_util.h"
@@ -65,6 +66,19 @@ START_TEST(test_properties) {
   ck_assert_uint_eq(p.timer_denominator, 1);
   for (i = 0; i < XHAL_UUID_SIZE; ++i) nonzero |= p.uuid[i];
   ck_assert_msg(nonzero, "uuid is all zero");
+  /* CPU devices' sizes come from host memory and are reported with at
+   * most three significant bits, so they agree across processes. */
+  if (p.kind == XHAL_DEVICE_KIND_CPU) {
+    int top = 63 - __builtin_clzll(p.memory_bytes);
+    ck_assert_msg(
+        top < 3 || (p.memory_bytes & ((UINT64_C(1) << (top - 2)) - 1)) == 0,
+        "memory_bytes %llu is not rounded", (unsigned long long)p.memory_bytes);
+    top = 63 - __builtin_clzll(p.max_alloc_bytes);
+    ck_assert_msg(
+        top < 3 || (p.max_alloc_bytes & ((UINT64_C(1) << (top - 2)) - 1)) == 0,
+        "max_alloc_bytes %llu is not rounded",
+        (unsigned long long)p.max_alloc_bytes);
+  }
 }
 END_TEST
 
@@ -138,6 +152,12 @@ START_TEST(test_map_roundtrip) {
                     XHAL_ERROR_UNSUPPORTED);
   ocl_assert_status(xhal_buffer_map(b, 4000, 100, XHAL_MAP_READ, (void**)&p),
                     XHAL_ERROR_OUT_OF_RANGE);
+  /* Unmapping what is not (or no longer) a mapping is refused. */
+  ck_assert_int_eq(xhal_buffer_map(b, 0, 16, XHAL_MAP_READ, (void**)&p),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_unmap(b, p), XHAL_OK);
+  ocl_assert_status(xhal_buffer_unmap(b, p), XHAL_ERROR_INVALID_STATE);
+  ocl_assert_status(xhal_buffer_unmap(b, back), XHAL_ERROR_INVALID_STATE);
   xhal_stream_release(s);
   xhal_buffer_release(dl);
   xhal_buffer_release(b);
@@ -490,6 +510,46 @@ START_TEST(test_host_func_failure) {
 }
 END_TEST
 
+static xhal_status_t slow_fail_fn(void* user_data) {
+  struct timespec ts = {0, 50 * 1000000L};
+  (void)user_data;
+  nanosleep(&ts, NULL);
+  return XHAL_ERROR_EXECUTION_FAILED;
+}
+
+/* Work enqueued behind a host function that then fails never runs
+ * (R-STR-9), whether it is a transfer, a fill or an event record. */
+START_TEST(test_host_func_failure_skips_queued) {
+  xhal_stream_t s = ocl_test_stream(g_dev);
+  xhal_stream_t other = ocl_test_stream(g_dev);
+  xhal_event_t after = ocl_test_event(g_dev);
+  xhal_buffer_t b = ocl_test_buffer(g_dev, 8, 0);
+  int32_t one[2] = {1, 1};
+  int32_t two = 2;
+  int32_t got[2] = {-1, -1};
+  ck_assert_int_eq(xhal_stream_enqueue_write(s, b, 0, one, sizeof(one)),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_host_func(s, slow_fail_fn, NULL),
+                   XHAL_OK);
+  /* Enqueued while the function still sleeps. */
+  ck_assert_int_eq(xhal_stream_enqueue_fill(s, b, 0, 4, &two, 4), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_write(s, b, 4, &two, 4), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_record_event(s, after), XHAL_OK);
+  ocl_assert_status(xhal_stream_synchronize(s), XHAL_ERROR_EXECUTION_FAILED);
+  ocl_assert_status(xhal_event_wait(after, 10000000000ull),
+                    XHAL_ERROR_EXECUTION_FAILED);
+  ck_assert_int_eq(xhal_stream_enqueue_read(other, b, 0, got, sizeof(got)),
+                   XHAL_OK);
+  ocl_test_sync(other);
+  ck_assert_int_eq(got[0], 1);
+  ck_assert_int_eq(got[1], 1);
+  xhal_buffer_release(b);
+  xhal_event_release(after);
+  xhal_stream_release(other);
+  xhal_stream_release(s);
+}
+END_TEST
+
 /* A failure reaches another stream that waits on an event recorded
  * after it, also when the wait was enqueued before the failure. */
 START_TEST(test_failure_crosses_streams) {
@@ -606,6 +666,7 @@ static Suite* runtime_suite(void) {
   tcase_add_test(tc, test_event_elapsed);
   tcase_add_test(tc, test_cross_stream_wait);
   tcase_add_test(tc, test_host_func_failure);
+  tcase_add_test(tc, test_host_func_failure_skips_queued);
   tcase_add_test(tc, test_failure_crosses_streams);
   tcase_add_test(tc, test_stream_release_waits);
   tcase_add_test(tc, test_threads_streams);
