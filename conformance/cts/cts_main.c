@@ -244,9 +244,13 @@ static cts_xfail_list_t* merged_xfails(const cts_xfail_list_t* global,
     free(list);
     return NULL;
   }
-  memcpy(list->entries, own->entries, own->count * sizeof(*own->entries));
-  memcpy(list->entries + own->count, global->entries,
-         global->count * sizeof(*global->entries));
+  if (own->count) {
+    memcpy(list->entries, own->entries, own->count * sizeof(*own->entries));
+  }
+  if (global->count) {
+    memcpy(list->entries + own->count, global->entries,
+           global->count * sizeof(*global->entries));
+  }
   list->count = list->capacity = n;
   return list;
 }

@@ -24,7 +24,9 @@ static int set_err(char* err, size_t err_size, const char* file, uint32_t line,
 }
 
 static const char* skip_space(const char* p, const char* end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
+  /* Every blank but the line's end: a test name ends at any isspace()
+   * character, so a leading form feed must not start an empty name. */
+  while (p < end && *p != '\n' && isspace((unsigned char)*p)) ++p;
   return p;
 }
 
