@@ -63,6 +63,7 @@ XHAL_API xhal_status_t xhal_buffer_alloc(xhal_device_t device, uint64_t size,
   buffer->device = device;
   buffer->size = size;
   buffer->memory_flags = memory_flags;
+  object_set_site(buffer, __builtin_return_address(0));
   *out_buffer = buffer;
   return XHAL_OK;
 }
@@ -91,6 +92,7 @@ XHAL_API xhal_status_t xhal_buffer_subrange(xhal_buffer_t buffer,
   view->offset = buffer->offset + offset;
   view->size = size;
   view->memory_flags = root->memory_flags;
+  object_set_site(view, __builtin_return_address(0));
   *out_view = view;
   return XHAL_OK;
 }
@@ -102,7 +104,8 @@ XHAL_API void xhal_buffer_retain(xhal_buffer_t buffer) {
 }
 
 XHAL_API void xhal_buffer_release(xhal_buffer_t buffer) {
-  if (!buffer || object_check(buffer, OBJ_BUFFER, "buffer") != XHAL_OK) return;
+  if (!buffer || object_check_release(buffer, OBJ_BUFFER, "buffer") != XHAL_OK)
+    return;
   if (!object_unref(buffer)) return;
   if (buffer->root) {
     xhal_buffer_t root = buffer->root;
@@ -111,6 +114,7 @@ XHAL_API void xhal_buffer_release(xhal_buffer_t buffer) {
     return;
   }
   xhal_device_t device = buffer->device;
+  if (validating(buffer->obj.instance)) validation_buffer_free(buffer);
   device->plugin->table.buffer_free(device->handle, buffer->handle);
   object_free(buffer, OBJ_BUFFER);
 }

@@ -23,6 +23,7 @@ XHAL_API xhal_status_t xhal_event_create(xhal_device_t device,
     return plugin_result(device->plugin, "event_create", status);
   }
   event->device = device;
+  object_set_site(event, __builtin_return_address(0));
   *out_event = event;
   return XHAL_OK;
 }
@@ -32,7 +33,8 @@ XHAL_API void xhal_event_retain(xhal_event_t event) {
 }
 
 XHAL_API void xhal_event_release(xhal_event_t event) {
-  if (!event || object_check(event, OBJ_EVENT, "event") != XHAL_OK) return;
+  if (!event || object_check_release(event, OBJ_EVENT, "event") != XHAL_OK)
+    return;
   if (!object_unref(event)) return;
   event->device->plugin->table.event_destroy(event->handle);
   object_free(event, OBJ_EVENT);
@@ -43,6 +45,9 @@ static xhal_status_t recorded_check(xhal_event_t event, const char* what) {
   xhal_status_t status = object_check(event, OBJ_EVENT, what);
   if (status != XHAL_OK) return status;
   if (!atomic_load_explicit(&event->recorded, memory_order_acquire)) {
+    if (validating(event->obj.instance)) {
+      return validation_unrecorded_event(event, what);
+    }
     return error_set(XHAL_ERROR_INVALID_STATE, "%s was never recorded", what);
   }
   return XHAL_OK;
@@ -56,6 +61,10 @@ XHAL_API xhal_status_t xhal_stream_record_event(xhal_stream_t stream,
   if (status != XHAL_OK) return status;
   status = device_check(stream->device, "stream's device");
   if (status != XHAL_OK) return status;
+  if (validating(stream->obj.instance)) {
+    status = validation_same_instance(stream, event, "event");
+    if (status != XHAL_OK) return status;
+  }
   if (event->device != stream->device) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
                      "event belongs to device '%s', the stream to '%s'",
@@ -68,6 +77,9 @@ XHAL_API xhal_status_t xhal_stream_record_event(xhal_stream_t stream,
   pthread_mutex_unlock(&stream->lock);
   trace_end(stream->obj.instance, "xhal_stream_record_event", t0);
   if (status != XHAL_OK) return plugin_result(plugin, "event_record", status);
+  if (validating(stream->obj.instance)) {
+    validation_event_recorded(event, stream);
+  }
   atomic_store_explicit(&event->recorded, 1u, memory_order_release);
   return XHAL_OK;
 }
@@ -84,6 +96,9 @@ XHAL_API xhal_status_t xhal_event_wait(xhal_event_t event,
     return error_set(status, "event not complete after %llu ns",
                      (unsigned long long)timeout_ns);
   }
+  if (status == XHAL_OK && validating(event->obj.instance)) {
+    validation_event_completed(event);
+  }
   return plugin_result(plugin, "event_wait", status);
 }
 
@@ -93,6 +108,9 @@ XHAL_API xhal_status_t xhal_event_query(xhal_event_t event) {
   const plugin_t* plugin = event->device->plugin;
   status = plugin->table.event_query(event->handle);
   if (status == XHAL_ERROR_NOT_READY) return status;
+  if (status == XHAL_OK && validating(event->obj.instance)) {
+    validation_event_completed(event);
+  }
   return plugin_result(plugin, "event_query", status);
 }
 
@@ -136,6 +154,11 @@ XHAL_API xhal_status_t xhal_stream_wait_event(xhal_stream_t stream,
   if (status != XHAL_OK) return status;
   status = device_check(stream->device, "stream's device");
   if (status != XHAL_OK) return status;
+  if (validating(stream->obj.instance)) {
+    status = validation_same_instance(stream, event, "event");
+    if (status != XHAL_OK) return status;
+    validation_stream_waits(stream, event);
+  }
   const plugin_t* plugin = stream->device->plugin;
   const plugin_t* source = event->device->plugin;
   uint64_t t0 = trace_begin(stream->obj.instance);

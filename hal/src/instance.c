@@ -42,7 +42,10 @@ xhal_object_t* object_new(xhal_instance_t instance, object_type_t type,
   obj->instance = instance;
   atomic_store(&obj->refs, 1u);
   atomic_store(&obj->tag, (unsigned)type);
-  if (instance && !owned_by_instance(type)) object_retain(instance);
+  if (instance && !owned_by_instance(type)) {
+    object_retain(instance);
+    if (validating(instance)) validation_track(obj);
+  }
   return obj;
 }
 
@@ -52,12 +55,16 @@ xhal_status_t object_check(const void* obj, object_type_t type,
   unsigned tag = atomic_load_explicit(&((const xhal_object_t*)obj)->tag,
                                       memory_order_relaxed);
   if (tag == (unsigned)type) return XHAL_OK;
-  if (tag == ~(unsigned)type) {
-    return error_set(XHAL_ERROR_INVALID_HANDLE, "%s was already released",
-                     what);
-  }
-  return error_set(XHAL_ERROR_INVALID_HANDLE,
-                   "%s is not a live handle of the expected type", what);
+  return object_check_failed(obj, type, what, 0);
+}
+
+xhal_status_t object_check_release(const void* obj, object_type_t type,
+                                   const char* what) {
+  if (!obj) return error_set(XHAL_ERROR_INVALID_HANDLE, "%s is NULL", what);
+  unsigned tag = atomic_load_explicit(&((const xhal_object_t*)obj)->tag,
+                                      memory_order_relaxed);
+  if (tag == (unsigned)type) return XHAL_OK;
+  return object_check_failed(obj, type, what, 1);
 }
 
 void object_retain(void* obj) {
@@ -78,6 +85,9 @@ void object_free(void* ptr, object_type_t type) {
     free(obj);
     return;
   }
+  /* With validation on, parked memory is never reused (object_new): it
+   * stays a quarantined, recognisably released object. */
+  if (validating(instance)) validation_untrack(obj);
   pthread_mutex_lock(&instance->lock);
   obj->next_free = instance->free_lists[type_slot(type)];
   instance->free_lists[type_slot(type)] = obj;
@@ -193,6 +203,7 @@ XHAL_API xhal_status_t xhal_instance_create(
     return error_set(XHAL_ERROR_OUT_OF_MEMORY, "instance allocation failed");
   }
   pthread_mutex_init(&instance->lock, NULL);
+  validation_init(instance);
   registry_init(&instance->registry);
   instance->log_level = options->ignore_environment
                             ? options->log_level
@@ -233,11 +244,18 @@ XHAL_API void xhal_instance_retain(xhal_instance_t instance) {
 XHAL_API void xhal_instance_release(xhal_instance_t instance) {
   if (!instance) return;
   if (object_check(instance, OBJ_INSTANCE, "instance") != XHAL_OK) return;
-  if (!object_unref(instance)) return;
+  if (validating(instance) && validation_instance_overreleased(instance)) {
+    return;
+  }
+  if (!object_unref(instance)) {
+    if (validating(instance)) validation_instance_released(instance);
+    return;
+  }
   loader_unload_all(instance);
   tracer_close(instance->tracer);
   registry_destroy(&instance->registry);
   object_free_lists_drain(instance);
+  validation_destroy(instance);
   pthread_mutex_destroy(&instance->lock);
   object_free(instance, OBJ_INSTANCE);
 }

@@ -40,6 +40,13 @@ typedef struct xhal_object {
   atomic_uint refs;
   struct xhal_instance* instance;
   struct xhal_object* next_free;
+  /* Validation layer (validation.c): the caller of the creating API entry,
+   * the creation sequence number (validation on only) and the links of
+   * the instance's live-object list (guarded by instance->vlock). */
+  const void* site;
+  uint64_t seq;
+  struct xhal_object* live_prev;
+  struct xhal_object* live_next;
 } xhal_object_t;
 
 /* One plugin the instance considered, loaded or not. */
@@ -67,6 +74,13 @@ struct xhal_device {
   xhal_plugin_stream_t staging_stream;
 };
 
+/* Validation layer: a point in a stream's submission order (1-based;
+ * stream NULL: none). */
+struct stream_pos {
+  struct xhal_stream* stream;
+  uint64_t pos;
+};
+
 struct xhal_buffer {
   xhal_object_t obj;
   xhal_device_t device;
@@ -75,6 +89,10 @@ struct xhal_buffer {
   uint64_t offset; /* from the start of the root allocation */
   uint64_t size;
   uint32_t memory_flags;
+  /* Validation layer (root only, guarded by instance->vlock): the last
+   * write and the latest use per stream, as stream positions. */
+  struct stream_pos v_writer;
+  struct stream_pos v_uses[4];
   /* Live mappings (root only), guarded by the instance lock. */
   uint32_t map_count;
   void* maps[8];
@@ -89,6 +107,13 @@ struct xhal_stream {
   /* Tracing only: the stream's track and its timed operations. */
   uint32_t trace_track;
   struct op_span* spans;
+  /* Validation layer (guarded by instance->vlock): operations submitted,
+   * how many the application has seen complete, and the positions of
+   * other streams this one waited for through events. */
+  uint64_t v_submitted;
+  uint64_t v_completed;
+  struct stream_pos v_waited[8];
+  uint64_t v_waited_at[8]; /* this stream's position at each wait */
 };
 
 struct xhal_event {
@@ -96,6 +121,9 @@ struct xhal_event {
   xhal_device_t device;
   xhal_plugin_event_t handle;
   atomic_uint recorded;
+  /* Validation layer (guarded by instance->vlock): where it was last
+   * recorded. */
+  struct stream_pos v_recorded_at;
 };
 
 struct xhal_program {
@@ -148,6 +176,12 @@ struct xhal_instance {
   registry_t registry;
   xhal_object_t* free_lists[OBJ_TYPE_SLOTS];
   tracer_t* tracer; /* NULL unless tracing */
+  /* Validation layer state (validation.c), used only with validation on. */
+  pthread_mutex_t vlock;
+  uint64_t v_next_seq;
+  uint32_t v_live_count;
+  uint32_t v_leaks_reported;
+  xhal_object_t* v_live; /* live objects that hold the instance */
 };
 
 /* ---------------------------------------------------------- objects */
@@ -167,6 +201,17 @@ int object_unref(void* obj);
 void object_free(void* obj, object_type_t type);
 /* Frees every parked object of the instance (at instance destruction). */
 void object_free_lists_drain(xhal_instance_t instance);
+/* Slow path of object_check: sets the error for a bad handle. */
+xhal_status_t object_check_failed(const void* obj, object_type_t type,
+                                  const char* what, int releasing);
+/* Like object_check, for a release entry: with validation on, a second
+ * release is reported as such. */
+xhal_status_t object_check_release(const void* obj, object_type_t type,
+                                   const char* what);
+/* Records the caller of a creating API entry (validation messages). */
+static inline void object_set_site(void* obj, const void* site) {
+  ((xhal_object_t*)obj)->site = site;
+}
 
 /* ---------------------------------------------------------- logging */
 
@@ -228,6 +273,57 @@ static inline void trace_end(xhal_instance_t instance, const char* name,
  * NULL when tracing is off or the device has no host functions. */
 struct op_span* stream_trace_begin(xhal_stream_t stream, const char* name);
 void stream_trace_end(xhal_stream_t stream, struct op_span* span);
+
+/* ---------------------------------------------------------- validation */
+
+/* 1 when `instance` runs the validation layer: the one predictable branch
+ * a validated entry pays when it is off. */
+static inline int validating(const struct xhal_instance* instance) {
+  return (int)__builtin_expect(instance->validation != 0, 0);
+}
+
+/* The rest lives in validation.c and runs with validation on only. */
+void validation_init(xhal_instance_t instance);
+void validation_destroy(xhal_instance_t instance);
+/* Links a new object into / out of the live list, numbering it. */
+void validation_track(xhal_object_t* obj);
+void validation_untrack(xhal_object_t* obj);
+/* Describes `obj` as "<type> 0x.. (#seq, created at sym+0xoff)". */
+void validation_describe(const void* obj, char* buf, size_t size);
+/* Sets XHAL_ERROR_VALIDATION with the message, logs it, returns it. */
+xhal_status_t validation_report(xhal_instance_t instance, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Handle of instance `instance` used with an object of another. */
+xhal_status_t validation_same_instance(xhal_stream_t stream, const void* obj,
+                                       const char* what);
+/* Checks ordering hazards of one stream operation reading `read` and
+ * writing `write` (either may be NULL) and records its uses. */
+xhal_status_t validation_enqueue(xhal_stream_t stream, const char* op,
+                                 xhal_buffer_t read, xhal_buffer_t write);
+/* The same for operations with several operands (registry operators). */
+xhal_status_t validation_enqueue_buffers(xhal_stream_t stream, const char* op,
+                                         const xhal_buffer_t* reads,
+                                         uint32_t num_reads,
+                                         const xhal_buffer_t* writes,
+                                         uint32_t num_writes);
+/* The application saw every operation submitted so far complete. */
+void validation_stream_synced(xhal_stream_t stream, uint64_t submitted);
+uint64_t validation_stream_submitted(xhal_stream_t stream);
+void validation_event_recorded(xhal_event_t event, xhal_stream_t stream);
+/* Host saw the event complete / a stream waits for it. */
+void validation_event_completed(xhal_event_t event);
+void validation_stream_waits(xhal_stream_t stream, xhal_event_t event);
+/* Reports use of an event never recorded. */
+xhal_status_t validation_unrecorded_event(xhal_event_t event, const char* what);
+/* Before a root buffer's memory goes: reports streams still using it
+ * (and waits for them so the plugin never frees memory in use). */
+void validation_buffer_free(xhal_buffer_t buffer);
+/* Before an instance reference is dropped: 1 (reported) when every
+ * remaining reference belongs to a live object, so the caller holds none. */
+int validation_instance_overreleased(xhal_instance_t instance);
+/* The application dropped an instance reference: reports leaks when
+ * only live objects hold it now. */
+void validation_instance_released(xhal_instance_t instance);
 
 /* ---------------------------------------------------------- helpers */
 

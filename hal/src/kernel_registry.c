@@ -397,9 +397,15 @@ XHAL_API xhal_status_t xhal_op_impl_info(xhal_op_impl_t impl,
 /* Checks one tensor operand's buffer for an enqueue on `stream`. */
 static xhal_status_t tensor_check(xhal_stream_t stream, const xhal_tensor_t* t,
                                   const char* what, uint32_t index) {
-  if (object_check(t->buffer, OBJ_BUFFER, "tensor buffer") != XHAL_OK) {
+  xhal_status_t checked = object_check(t->buffer, OBJ_BUFFER, "tensor buffer");
+  if (checked == XHAL_ERROR_VALIDATION) return checked;
+  if (checked != XHAL_OK) {
     return error_set(XHAL_ERROR_INVALID_HANDLE,
                      "%s %u: buffer is NULL or not a live buffer", what, index);
+  }
+  if (validating(stream->obj.instance)) {
+    checked = validation_same_instance(stream, t->buffer, what);
+    if (checked != XHAL_OK) return checked;
   }
   if (t->buffer->device != stream->device) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
@@ -438,6 +444,22 @@ static uint64_t numel(const xhal_tensor_desc_t* desc) {
   uint64_t n = 1;
   for (uint32_t d = 0; d < desc->rank; ++d) n *= desc->dims[d];
   return n;
+}
+
+/* Validation layer: inputs are read, outputs written, in stream order. */
+static xhal_status_t validate_op_order(xhal_stream_t stream,
+                                       const xhal_op_call_t* call) {
+  xhal_buffer_t reads[XHAL_MAX_OP_INPUTS];
+  xhal_buffer_t writes[XHAL_MAX_OP_OUTPUTS];
+  for (uint32_t i = 0; i < call->num_inputs; ++i) {
+    reads[i] = call->inputs[i].buffer;
+  }
+  for (uint32_t i = 0; i < call->num_outputs; ++i) {
+    writes[i] = call->outputs[i].buffer;
+  }
+  return validation_enqueue_buffers(stream, "xhal_stream_enqueue_op", reads,
+                                    call->num_inputs, writes,
+                                    call->num_outputs);
 }
 
 XHAL_API xhal_status_t xhal_stream_enqueue_op(xhal_stream_t stream,
@@ -479,6 +501,10 @@ XHAL_API xhal_status_t xhal_stream_enqueue_op(xhal_stream_t stream,
   }
   /* Nothing to compute: implementations never see empty outputs. */
   if (call->num_outputs && numel(&call->outputs[0].desc) == 0) return XHAL_OK;
+  if (validating(stream->obj.instance)) {
+    status = validate_op_order(stream, call);
+    if (status != XHAL_OK) return status;
+  }
   if (!impl->plugin) {
     /* It enqueues through the public API, which takes the stream lock. */
     uint64_t t0 = trace_begin(stream->obj.instance);

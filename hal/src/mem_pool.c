@@ -752,6 +752,7 @@ XHAL_API xhal_status_t xhal_pool_alloc_async(xhal_pool_t pool,
   if (pool->stats.used_bytes > pool->stats.peak_used_bytes) {
     pool->stats.peak_used_bytes = pool->stats.used_bytes;
   }
+  object_set_site(view, __builtin_return_address(0));
   *out_buffer = view;
 unlock:
   pthread_mutex_unlock(&pool->lock);

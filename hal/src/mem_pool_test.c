@@ -403,10 +403,10 @@ START_TEST(test_validation_catches_stale_views) {
   xhal_buffer_t a = alloc_on(pool, stream, 512);
   free_on(pool, stream, a);
   uint64_t size;
-  ck_assert_status_msg(xhal_buffer_size(a, &size), XHAL_ERROR_INVALID_HANDLE,
+  ck_assert_status_msg(xhal_buffer_size(a, &size), XHAL_ERROR_VALIDATION,
                        "already released");
   ck_assert_status_msg(xhal_pool_free_async(pool, stream, a),
-                       XHAL_ERROR_INVALID_HANDLE, "already released");
+                       XHAL_ERROR_VALIDATION, "already released");
   xhal_buffer_t b = alloc_on(pool, stream, 512);
   ck_assert_uint_eq(stats_of(pool).hits, 1);
   free_on(pool, stream, b);

@@ -72,12 +72,14 @@ XHAL_API xhal_status_t xhal_program_build(xhal_device_t device,
     return plugin_result(plugin, "program_build", status);
   }
   program->device = device;
+  object_set_site(program, __builtin_return_address(0));
   *out_program = program;
   return XHAL_OK;
 }
 
 XHAL_API void xhal_program_release(xhal_program_t program) {
-  if (!program || object_check(program, OBJ_PROGRAM, "program") != XHAL_OK) {
+  if (!program ||
+      object_check_release(program, OBJ_PROGRAM, "program") != XHAL_OK) {
     return;
   }
   if (!object_unref(program)) return;
@@ -115,12 +117,14 @@ XHAL_API xhal_status_t xhal_kernel_create(xhal_program_t program,
   }
   object_retain(program);
   kernel->program = program;
+  object_set_site(kernel, __builtin_return_address(0));
   *out_kernel = kernel;
   return XHAL_OK;
 }
 
 XHAL_API void xhal_kernel_release(xhal_kernel_t kernel) {
-  if (!kernel || object_check(kernel, OBJ_KERNEL, "kernel") != XHAL_OK) return;
+  if (!kernel || object_check_release(kernel, OBJ_KERNEL, "kernel") != XHAL_OK)
+    return;
   if (!object_unref(kernel)) return;
   xhal_program_t program = kernel->program;
   const plugin_t* plugin = program->device->plugin;
@@ -194,6 +198,11 @@ XHAL_API xhal_status_t xhal_stream_enqueue_kernel(xhal_stream_t stream,
       case XHAL_KERNEL_ARG_BUFFER:
         status = object_check(a->buffer, OBJ_BUFFER, "buffer argument");
         if (status != XHAL_OK) return status;
+        if (validating(stream->obj.instance)) {
+          status =
+              validation_same_instance(stream, a->buffer, "buffer argument");
+          if (status != XHAL_OK) return status;
+        }
         if (a->buffer->device != stream->device) {
           return error_set(XHAL_ERROR_INVALID_ARGUMENT,
                            "argument %u: buffer lives on another device", i);

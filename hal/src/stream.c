@@ -115,6 +115,7 @@ XHAL_API xhal_status_t xhal_stream_create(xhal_device_t device,
   stream->device = device;
   pthread_mutex_init(&stream->lock, NULL);
   open_track(stream);
+  object_set_site(stream, __builtin_return_address(0));
   *out_stream = stream;
   return XHAL_OK;
 }
@@ -126,7 +127,8 @@ XHAL_API void xhal_stream_retain(xhal_stream_t stream) {
 }
 
 XHAL_API void xhal_stream_release(xhal_stream_t stream) {
-  if (!stream || object_check(stream, OBJ_STREAM, "stream") != XHAL_OK) return;
+  if (!stream || object_check_release(stream, OBJ_STREAM, "stream") != XHAL_OK)
+    return;
   if (!object_unref(stream)) return;
   stream->device->plugin->table.stream_destroy(stream->handle);
   free_spans(stream, 1);
@@ -158,6 +160,10 @@ static xhal_status_t operand_check(xhal_stream_t stream, xhal_buffer_t buffer,
                                    const char* what, int same_device) {
   xhal_status_t status = object_check(buffer, OBJ_BUFFER, what);
   if (status != XHAL_OK) return status;
+  if (validating(stream->obj.instance)) {
+    status = validation_same_instance(stream, buffer, what);
+    if (status != XHAL_OK) return status;
+  }
   if (same_device && buffer->device != stream->device) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
                      "%s lives on device '%s', the stream on '%s'", what,
@@ -177,6 +183,10 @@ XHAL_API xhal_status_t xhal_stream_enqueue_write(xhal_stream_t stream,
   if (status != XHAL_OK) return status;
   if (!src) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "src is NULL");
   if (size == 0) return XHAL_OK;
+  if (validating(stream->obj.instance)) {
+    status = validation_enqueue(stream, "xhal_stream_enqueue_write", NULL, dst);
+    if (status != XHAL_OK) return status;
+  }
   const plugin_t* plugin = stream->device->plugin;
   uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
@@ -199,6 +209,10 @@ XHAL_API xhal_status_t xhal_stream_enqueue_read(xhal_stream_t stream,
   if (status != XHAL_OK) return status;
   if (!dst) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "dst is NULL");
   if (size == 0) return XHAL_OK;
+  if (validating(stream->obj.instance)) {
+    status = validation_enqueue(stream, "xhal_stream_enqueue_read", src, NULL);
+    if (status != XHAL_OK) return status;
+  }
   const plugin_t* plugin = stream->device->plugin;
   uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
@@ -215,8 +229,14 @@ XHAL_API xhal_status_t xhal_stream_synchronize(xhal_stream_t stream) {
   xhal_status_t status = stream_check(stream);
   if (status != XHAL_OK) return status;
   const plugin_t* plugin = stream->device->plugin;
+  uint64_t submitted = validating(stream->obj.instance)
+                           ? validation_stream_submitted(stream)
+                           : 0;
   uint64_t t0 = trace_begin(stream->obj.instance);
   status = plugin->table.stream_synchronize(stream->handle);
+  if (submitted && status == XHAL_OK) {
+    validation_stream_synced(stream, submitted);
+  }
   if (__builtin_expect(stream->spans != NULL, 0)) {
     pthread_mutex_lock(&stream->lock);
     free_spans(stream, 0);
@@ -334,6 +354,10 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
   status = device_check(sd == stream->device ? dd : sd, "other device");
   if (status != XHAL_OK) return status;
   if (size == 0) return XHAL_OK;
+  if (validating(stream->obj.instance)) {
+    status = validation_enqueue(stream, "xhal_stream_enqueue_copy", src, dst);
+    if (status != XHAL_OK) return status;
+  }
   const plugin_t* plugin = stream->device->plugin;
   int direct = sd == dd || (sd->plugin == dd->plugin &&
                             (sd->props.capabilities & XHAL_CAP_PEER_COPY) &&
@@ -348,7 +372,14 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
     stream_trace_end(stream, span);
     status = plugin_result(plugin, "enqueue_copy", status);
   } else {
+    /* Staged through host memory before this call returns: the host's
+     * clock times it on the stream's track. */
+    tracer_t* tracer = stream->obj.instance->tracer;
+    uint64_t c0 = tracer ? tracer_now_ns() : 0;
     status = staged_copy(stream, src, src_offset, dst, dst_offset, size);
+    if (tracer) {
+      tracer_op(tracer, stream->trace_track, "copy", c0, tracer_now_ns());
+    }
   }
   pthread_mutex_unlock(&stream->lock);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_copy", t0);
@@ -378,6 +409,10 @@ XHAL_API xhal_status_t xhal_stream_enqueue_fill(xhal_stream_t stream,
                      pattern_size);
   }
   if (size == 0) return XHAL_OK;
+  if (validating(stream->obj.instance)) {
+    status = validation_enqueue(stream, "xhal_stream_enqueue_fill", NULL, dst);
+    if (status != XHAL_OK) return status;
+  }
   const plugin_t* plugin = stream->device->plugin;
   uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);

@@ -80,7 +80,9 @@ typedef struct xhal_instance_options {
   /* 1: ignore XHAL_PLUGINS / XHAL_PLUGIN_PATH and the default directories;
    * only plugin_paths and search_dirs count (tests, sandboxes). */
   uint32_t ignore_environment;
-  /* 1: enable the validation layer (also XHAL_VALIDATION=1). */
+  /* 1: enable the validation layer (also XHAL_VALIDATION=1): misuse such
+   * as stale handles, double releases, unordered cross-stream access and
+   * leaks is reported as XHAL_ERROR_VALIDATION (docs/reliability.md). */
   uint32_t validation;
   /* Log threshold (XHAL_LOG_*); XHAL_LOG=debug overrides it. */
   xhal_log_level_t log_level;
