@@ -1,0 +1,139 @@
+/*
+ * fuzz_loader_env.c - the loader's environment parsing: XHAL_PLUGINS and
+ * XHAL_PLUGIN_PATH splitting and XHAL_LOG.
+ *
+ * The input is up to three NUL-separated fields: XHAL_PLUGINS,
+ * XHAL_PLUGIN_PATH and XHAL_LOG. Every absolute entry is moved under a
+ * directory that does not exist, so no real file is ever loaded or
+ * scanned; libxhal is compiled into this program (see CMakeLists.txt) so
+ * its default directories hold no plugins either.
+ *
+ * Invariants: creation succeeds; no device appears; every record is a
+ * rejected plugin whose path is one of the XHAL_PLUGINS entries; with
+ * XHAL_PLUGINS set, one record per distinct non-empty entry.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xhal/xhal.h>
+
+#include "fuzz.h"
+
+#define FAKE_ROOT "/nonexistent-xhal-fuzz"
+
+/* Rewrites a colon list so that absolute entries start under FAKE_ROOT. */
+static char* confine(const char* field, size_t len) {
+  size_t cap = len * (sizeof(FAKE_ROOT) + 1) + sizeof(FAKE_ROOT) + 1;
+  char* out = malloc(cap);
+  if (!out) return NULL;
+  size_t o = 0;
+  int at_start = 1;
+  for (size_t i = 0; i < len; ++i) {
+    if (at_start && field[i] == '/') {
+      memcpy(out + o, FAKE_ROOT, sizeof(FAKE_ROOT) - 1);
+      o += sizeof(FAKE_ROOT) - 1;
+    }
+    out[o++] = field[i];
+    at_start = field[i] == ':';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* Distinct non-empty entries of a colon list the loader would record, or
+ * -1 when an entry is too long for the plugin info to hold exactly (then
+ * the count is not predicted). */
+static long distinct_entries(const char* list) {
+  long count = 0;
+  const char* p = list;
+  while (*p) {
+    const char* colon = strchr(p, ':');
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    if (len >= sizeof(((xhal_plugin_info_t*)0)->path)) return -1;
+    if (len > 0) {
+      int seen = 0;
+      for (const char* q = list; q < p;) {
+        const char* qc = strchr(q, ':');
+        size_t qlen = (size_t)(qc - q);
+        if (qlen == len && memcmp(q, p, len) == 0) seen = 1;
+        q = qc + 1;
+      }
+      count += !seen;
+    }
+    if (!colon) break;
+    p = colon + 1;
+  }
+  return count;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const char* const names[3] = {"XHAL_PLUGINS", "XHAL_PLUGIN_PATH",
+                                       "XHAL_LOG"};
+  char* values[3] = {NULL, NULL, NULL};
+  size_t start = 0;
+  int field = 0;
+  if (size > 16384) return 0;
+  unsetenv("XHAL_TRACE");
+  unsetenv("XHAL_VALIDATION");
+  unsetenv("XHAL_ALLOW_INSECURE_PLUGINS");
+  for (size_t i = 0; i <= size && field < 3; ++i) {
+    if (i == size || data[i] == 0) {
+      const char* text = (const char*)data + start;
+      values[field] =
+          field < 2 ? confine(text, i - start) : strndup(text, i - start);
+      FUZZ_CHECK(values[field], "out of memory");
+      ++field;
+      start = i + 1;
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (values[i]) {
+      setenv(names[i], values[i], 1);
+    } else {
+      unsetenv(names[i]);
+    }
+  }
+
+  xhal_instance_t instance = NULL;
+  xhal_status_t status = xhal_instance_create(NULL, &instance);
+  FUZZ_CHECK(status == XHAL_OK, "create: %s (%s)", xhal_status_name(status),
+             xhal_last_error());
+  uint32_t devices = 99, plugins = 0;
+  FUZZ_CHECK(xhal_instance_device_count(instance, &devices) == XHAL_OK,
+             "count");
+  FUZZ_CHECK(devices == 0, "%u devices from fake paths", devices);
+  FUZZ_CHECK(xhal_instance_plugin_count(instance, &plugins) == XHAL_OK,
+             "count");
+  const char* list = values[0] ? values[0] : "";
+  for (uint32_t i = 0; i < plugins; ++i) {
+    xhal_plugin_info_t info;
+    memset(&info, 0, sizeof(info));
+    info.struct_size = (uint32_t)sizeof(info);
+    FUZZ_CHECK(xhal_instance_plugin_info(instance, i, &info) == XHAL_OK,
+               "info");
+    FUZZ_CHECK(info.state == XHAL_PLUGIN_STATE_REJECTED, "plugin %u loaded", i);
+    FUZZ_CHECK(info.status != XHAL_OK && info.reason[0] != '\0',
+               "rejected plugin %u without status or reason", i);
+    FUZZ_CHECK(memchr(info.path, '\0', sizeof(info.path)) != NULL,
+               "unterminated path");
+    FUZZ_CHECK(info.path[0] != '\0', "empty entry recorded");
+    FUZZ_CHECK(strchr(info.path, ':') == NULL, "entry '%s' not split",
+               info.path);
+    FUZZ_CHECK(strstr(list, info.path) != NULL,
+               "recorded path '%s' is not an XHAL_PLUGINS entry", info.path);
+  }
+  if (*list) {
+    long expected = distinct_entries(list);
+    FUZZ_CHECK(expected < 0 || (long)plugins == expected,
+               "%u records for %ld distinct entries", plugins, expected);
+  } else {
+    FUZZ_CHECK(plugins == 0, "%u records without XHAL_PLUGINS", plugins);
+  }
+  xhal_instance_release(instance);
+  for (int i = 0; i < 3; ++i) free(values[i]);
+  return 0;
+}
