@@ -4,10 +4,17 @@ properly nested per track, one named track per stream, and the expected
 API calls and operations present.
 
 usage: check_trace.py TRACE --streams N --api NAME... --ops NAME...
+
+check_trace() is importable (cmake/check_sample_trace.py uses it) and
+returns what it parsed, so other checkers can add their own rules.
 """
 import argparse
 import json
 import sys
+
+
+class TraceError(Exception):
+    pass
 
 
 def fail(msg):
@@ -15,33 +22,39 @@ def fail(msg):
     sys.exit(1)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("trace")
-    ap.add_argument("--streams", type=int, required=True)
-    ap.add_argument("--api", nargs="*", default=[])
-    ap.add_argument("--ops", nargs="*", default=[])
-    args = ap.parse_args()
-    with open(args.trace) as f:
-        doc = json.load(f)
-    events = doc.get("traceEvents")
+def check_trace(path, streams=None, api=(), ops=()):
+    """Validates the trace at `path`; raises TraceError on the first broken
+    rule. Returns (events, tracks, stream_names): tracks maps (pid, tid) to
+    its complete events, stream_names maps a stream track's tid to its
+    name."""
+    with open(path) as f:
+        try:
+            doc = json.load(f)
+        except ValueError as e:
+            raise TraceError("not JSON: %s" % e)
+    events = doc.get("traceEvents") if isinstance(doc, dict) else None
     if not isinstance(events, list) or not events:
-        fail("no traceEvents array")
+        raise TraceError("no traceEvents array")
     tracks = {}
     names = {"api": set(), "op": set()}
-    stream_tracks = set()
+    stream_names = {}
     for e in events:
         for key in ("name", "ph", "pid"):
             if key not in e:
-                fail("event without %s: %r" % (key, e))
+                raise TraceError("event without %s: %r" % (key, e))
         if e["ph"] == "M":
             if e["name"] == "thread_name" and e["pid"] == 2:
-                stream_tracks.add(e["tid"])
+                if e["tid"] in stream_names:
+                    raise TraceError("stream track %r named twice" % e["tid"])
+                stream_names[e["tid"]] = e.get("args", {}).get("name", "")
             continue
         if e["ph"] != "X":
-            fail("unexpected phase %r" % e["ph"])
+            raise TraceError("unexpected phase %r" % e["ph"])
+        for key in ("tid", "ts", "dur", "cat"):
+            if key not in e:
+                raise TraceError("complete event without %s: %r" % (key, e))
         if e["dur"] < 0 or e["ts"] < 0:
-            fail("negative time in %r" % e)
+            raise TraceError("negative time in %r" % e)
         names.setdefault(e["cat"], set()).add(e["name"])
         tracks.setdefault((e["pid"], e["tid"]), []).append(e)
     for key, evs in tracks.items():
@@ -54,20 +67,41 @@ def main():
             while stack and stack[-1] <= e["ts"]:
                 stack.pop()
             if stack and end > stack[-1] + 1.0:
-                fail("%s on track %r overlaps its parent" % (e["name"], key))
+                raise TraceError(
+                    "%s on track %r overlaps its parent" % (e["name"], key))
             stack.append(end)
+    stream_tracks = set(stream_names)
     op_tracks = {tid for (pid, tid) in tracks if pid == 2}
-    if len(stream_tracks) != args.streams:
-        fail("%d stream tracks, expected %d" % (len(stream_tracks), args.streams))
+    if streams is not None and len(stream_tracks) != streams:
+        raise TraceError(
+            "%d stream tracks, expected %d" % (len(stream_tracks), streams))
     if not op_tracks <= stream_tracks:
-        fail("operations on unnamed tracks %r" % (op_tracks - stream_tracks))
-    for name in args.api:
+        raise TraceError(
+            "operations on unnamed tracks %r" % (op_tracks - stream_tracks))
+    for name in api:
         if name not in names["api"]:
-            fail("no API event %s (have %s)" % (name, sorted(names["api"])))
-    for name in args.ops:
+            raise TraceError(
+                "no API event %s (have %s)" % (name, sorted(names["api"])))
+    for name in ops:
         if name not in names["op"]:
-            fail("no op event %s (have %s)" % (name, sorted(names["op"])))
-    print("trace ok: %d events, %d stream tracks" % (len(events), len(stream_tracks)))
+            raise TraceError(
+                "no op event %s (have %s)" % (name, sorted(names["op"])))
+    return events, tracks, stream_names
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("trace")
+    ap.add_argument("--streams", type=int, required=True)
+    ap.add_argument("--api", nargs="*", default=[])
+    ap.add_argument("--ops", nargs="*", default=[])
+    args = ap.parse_args()
+    try:
+        events, _, stream_names = check_trace(
+            args.trace, args.streams, args.api, args.ops)
+    except (TraceError, OSError) as e:
+        fail(str(e))
+    print("trace ok: %d events, %d stream tracks" % (len(events), len(stream_names)))
 
 
 if __name__ == "__main__":
