@@ -4,7 +4,7 @@
 set -euo pipefail
 XHAL_DEPS=(gcc make cmake pkg-config check libsubunit-dev
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
-  libopenblas-dev libclblast-dev python3 libxml2-utils)
+  libopenblas-dev libclblast-dev python3 libxml2-utils clang valgrind doxygen)
 missing=()
 for pkg in "${XHAL_DEPS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
