@@ -157,7 +157,7 @@ void ocl_event_destroy(xhal_plugin_event_t e) {
 }
 
 xhal_status_t ocl_event_record(xhal_plugin_event_t e, xhal_plugin_stream_t s) {
-  ocl_record_t rec;
+  ocl_record_t rec = {0};
   ocl_record_t old;
   ocl_signal_t* old_signal;
   cl_int err;
@@ -313,7 +313,7 @@ static xhal_status_t timed_wait(struct xhal_plugin_event* e,
 }
 
 xhal_status_t ocl_event_wait(xhal_plugin_event_t e, uint64_t timeout_ns) {
-  ocl_record_t rec;
+  ocl_record_t rec = {0};
   xhal_status_t status;
   if (e == NULL) return XHAL_ERROR_INVALID_HANDLE;
   status = snapshot(e, "event_wait", &rec);
@@ -336,7 +336,7 @@ xhal_status_t ocl_event_wait(xhal_plugin_event_t e, uint64_t timeout_ns) {
 }
 
 xhal_status_t ocl_event_query(xhal_plugin_event_t e) {
-  ocl_record_t rec;
+  ocl_record_t rec = {0};
   xhal_status_t status;
   if (e == NULL) return XHAL_ERROR_INVALID_HANDLE;
   status = snapshot(e, "event_query", &rec);
@@ -350,7 +350,7 @@ xhal_status_t ocl_event_query(xhal_plugin_event_t e) {
 
 static xhal_status_t end_stamp(struct xhal_plugin_event* e, const char* which,
                                uint64_t* out_ns) {
-  ocl_record_t rec;
+  ocl_record_t rec = {0};
   cl_ulong t = 0;
   cl_int err;
   xhal_status_t status = snapshot(e, "event_elapsed", &rec);
@@ -411,7 +411,7 @@ xhal_status_t ocl_event_elapsed(xhal_plugin_event_t start,
 
 xhal_status_t ocl_stream_wait_event(xhal_plugin_stream_t s,
                                     xhal_plugin_event_t e) {
-  ocl_record_t rec;
+  ocl_record_t rec = {0};
   xhal_status_t status;
   int deferring;
   cl_int err;
