@@ -59,6 +59,10 @@ double bench_median(double* v, int n);
 void bench_settle(void);
 /* Trial counts: full or quick. */
 int bench_trials(int full, int quick);
+/* 1 when trial `i` of an xhal/raw pair runs the raw side first: the order
+ * alternates, so neither side always runs on the state (caches, clocks,
+ * driver pools) the other left behind. */
+int bench_raw_first(int trial);
 
 /* An instance's device of plugin `plugin` ("cpu", "opencl", "npu"), or
  * NULL. */

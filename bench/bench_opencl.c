@@ -206,8 +206,9 @@ static void launches(hal_cl_t* hal, raw_cl_t* raw) {
   double xs[32], rs[32];
   if (bench_wants("opencl.launch_latency")) {
     for (int i = 0; i < trials; ++i) {
+      if (bench_raw_first(i)) rs[i] = raw_latency(raw, 40);
       xs[i] = hal_latency(hal, 40);
-      rs[i] = raw_latency(raw, 40);
+      if (!bench_raw_first(i)) rs[i] = raw_latency(raw, 40);
     }
     bench_report("opencl.launch_latency", bench_median(xs, trials) * 1e-3, "us",
                  "clEnqueueNDRangeKernel + clFinish, same device",
@@ -217,8 +218,9 @@ static void launches(hal_cl_t* hal, raw_cl_t* raw) {
   if (bench_wants("opencl.launch_throughput")) {
     const int n = g_bench->quick ? 2000 : kLaunches;
     for (int i = -1; i < trials; ++i) {
+      double r = bench_raw_first(i) ? raw_throughput(raw, n) : NAN;
       double x = hal_throughput(hal, n);
-      double r = raw_throughput(raw, n);
+      if (!bench_raw_first(i)) r = raw_throughput(raw, n);
       if (i >= 0) {
         xs[i] = x;
         rs[i] = r;
@@ -231,6 +233,33 @@ static void launches(hal_cl_t* hal, raw_cl_t* raw) {
 }
 
 /* ------------------------------------------------------------ copies */
+
+/* Nanoseconds for one 64 MiB transfer and synchronise through xhal. */
+static double hal_copy(hal_cl_t* hal, xhal_buffer_t buffer, uint8_t* host,
+                       int to_device) {
+  double t0 = bench_now_ns();
+  xhal_status_t status =
+      to_device
+          ? xhal_stream_enqueue_write(hal->stream, buffer, 0, host, kCopyBytes)
+          : xhal_stream_enqueue_read(hal->stream, buffer, 0, host, kCopyBytes);
+  if (failed(status, to_device ? "enqueue_write" : "enqueue_read") ||
+      failed(xhal_stream_synchronize(hal->stream), "synchronize")) {
+    return NAN;
+  }
+  return bench_now_ns() - t0;
+}
+
+/* The same transfer with raw OpenCL calls. */
+static double raw_copy(raw_cl_t* raw, cl_mem mem, uint8_t* host,
+                       int to_device) {
+  double t0 = bench_now_ns();
+  cl_int err = to_device ? clEnqueueWriteBuffer(raw->queue, mem, CL_FALSE, 0,
+                                                kCopyBytes, host, 0, NULL, NULL)
+                         : clEnqueueReadBuffer(raw->queue, mem, CL_FALSE, 0,
+                                               kCopyBytes, host, 0, NULL, NULL);
+  if (err != CL_SUCCESS || clFinish(raw->queue) != CL_SUCCESS) return NAN;
+  return bench_now_ns() - t0;
+}
 
 static void copies(hal_cl_t* hal, raw_cl_t* raw) {
   cl_int err = CL_SUCCESS;
@@ -245,37 +274,27 @@ static void copies(hal_cl_t* hal, raw_cl_t* raw) {
     goto done;
   }
   memset(host, 3, kCopyBytes);
-  const int trials = bench_trials(15, 3);
-  for (int dir = 0; dir < 2; ++dir) {
-    const char* name = dir == 0 ? "opencl.copy_h2d" : "opencl.copy_d2h";
+  const int trials = bench_trials(21, 3);
+  for (int to_device = 1; to_device >= 0; --to_device) {
+    const char* name = to_device ? "opencl.copy_h2d" : "opencl.copy_d2h";
     if (!bench_wants(name)) continue;
-    double xs[16], rs[16];
+    double xs[32], rs[32];
     for (int i = -1; i < trials; ++i) {
-      double t0 = bench_now_ns();
-      xhal_status_t status =
-          dir == 0 ? xhal_stream_enqueue_write(hal->stream, buffer, 0, host,
-                                               kCopyBytes)
-                   : xhal_stream_enqueue_read(hal->stream, buffer, 0, host,
-                                              kCopyBytes);
-      if (failed(status, name) ||
-          failed(xhal_stream_synchronize(hal->stream), "synchronize")) {
+      double r = bench_raw_first(i) ? raw_copy(raw, mem, host, to_device) : 0;
+      double x = hal_copy(hal, buffer, host, to_device);
+      if (!bench_raw_first(i)) r = raw_copy(raw, mem, host, to_device);
+      if (isnan(x) || isnan(r)) {
+        bench_skip(name, "a transfer failed");
         goto done;
       }
-      double t1 = bench_now_ns();
-      err = dir == 0 ? clEnqueueWriteBuffer(raw->queue, mem, CL_FALSE, 0,
-                                            kCopyBytes, host, 0, NULL, NULL)
-                     : clEnqueueReadBuffer(raw->queue, mem, CL_FALSE, 0,
-                                           kCopyBytes, host, 0, NULL, NULL);
-      if (err != CL_SUCCESS || clFinish(raw->queue) != CL_SUCCESS) goto done;
-      double t2 = bench_now_ns();
       if (i >= 0) {
-        xs[i] = kCopyBytes / (t1 - t0);
-        rs[i] = kCopyBytes / (t2 - t1);
+        xs[i] = kCopyBytes / x;
+        rs[i] = kCopyBytes / r;
       }
     }
     bench_report(name, bench_median(xs, trials), "GB/s",
-                 dir == 0 ? "clEnqueueWriteBuffer + clFinish, same device"
-                          : "clEnqueueReadBuffer + clFinish, same device",
+                 to_device ? "clEnqueueWriteBuffer + clFinish, same device"
+                           : "clEnqueueReadBuffer + clFinish, same device",
                  bench_median(rs, trials), BENCH_HIGHER, (bench_target_t){0});
   }
 done:
@@ -294,6 +313,27 @@ static void tensor(xhal_tensor_t* t, xhal_buffer_t buffer, uint64_t n) {
   t->desc.dims[0] = n;
   t->desc.dims[1] = n;
   t->buffer = buffer;
+}
+
+/* Nanoseconds for one matmul through the registry, synchronised. */
+static double hal_matmul_ns(hal_cl_t* hal, const xhal_op_call_t* call) {
+  double t0 = bench_now_ns();
+  if (failed(xhal_stream_enqueue_op(hal->stream, NULL, call), "matmul") ||
+      failed(xhal_stream_synchronize(hal->stream), "synchronize")) {
+    return NAN;
+  }
+  return bench_now_ns() - t0;
+}
+
+/* Nanoseconds for CLBlast's SGEMM on the raw twins of the operands. */
+static double clblast_ns(raw_cl_t* raw, cl_mem* mem, size_t n) {
+  double t0 = bench_now_ns();
+  CLBlastStatusCode status = CLBlastSgemm(
+      CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, n, n, n,
+      1.0f, mem[0], 0, n, mem[1], 0, n, 0.0f, mem[2], 0, n, &raw->queue, NULL);
+  if (status != CLBlastSuccess || clFinish(raw->queue) != CL_SUCCESS)
+    return NAN;
+  return bench_now_ns() - t0;
 }
 
 static void matmul(hal_cl_t* hal, raw_cl_t* raw) {
@@ -334,24 +374,17 @@ static void matmul(hal_cl_t* hal, raw_cl_t* raw) {
   double xs[16], rs[16];
   /* The first calls build (or load) each side's kernels. */
   for (int i = -1; i < trials; ++i) {
-    double t0 = bench_now_ns();
-    if (failed(xhal_stream_enqueue_op(hal->stream, NULL, &call), "matmul") ||
-        failed(xhal_stream_synchronize(hal->stream), "synchronize")) {
-      goto done;
-    }
-    double t1 = bench_now_ns();
-    CLBlastStatusCode status =
-        CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                     CLBlastTransposeNo, n, n, n, 1.0f, mem[0], 0, n, mem[1], 0,
-                     n, 0.0f, mem[2], 0, n, &raw->queue, NULL);
-    if (status != CLBlastSuccess || clFinish(raw->queue) != CL_SUCCESS) {
+    double r = bench_raw_first(i) ? clblast_ns(raw, mem, n) : 0;
+    double x = hal_matmul_ns(hal, &call);
+    if (!bench_raw_first(i)) r = clblast_ns(raw, mem, n);
+    if (isnan(x)) goto done;
+    if (isnan(r)) {
       bench_skip(name, "CLBlastSgemm failed on this device");
       goto done;
     }
-    double t2 = bench_now_ns();
     if (i >= 0) {
-      xs[i] = flop / (t1 - t0);
-      rs[i] = flop / (t2 - t1);
+      xs[i] = flop / x;
+      rs[i] = flop / r;
     }
   }
   bench_report(name, bench_median(xs, trials), "GFLOPS",

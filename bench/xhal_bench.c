@@ -105,6 +105,8 @@ void bench_settle(void) {
 
 int bench_trials(int full, int quick) { return g_config.quick ? quick : full; }
 
+int bench_raw_first(int trial) { return (trial & 1) != 0; }
+
 xhal_device_t bench_device(xhal_instance_t instance, const char* plugin) {
   uint32_t count = 0;
   if (xhal_instance_device_count(instance, &count) != XHAL_OK) return NULL;
