@@ -25,10 +25,12 @@ fresh_dir() {
   mkdir -p "$1"
 }
 
-configure_and_build() { # SRC BUILD
-  "$XHAL_SDK_CMAKE" -S "$1" -B "$2" -DCMAKE_PREFIX_PATH="$prefix" \
-    -DCMAKE_C_COMPILER="$XHAL_SDK_CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  "$XHAL_SDK_CMAKE" --build "$2" -j2
+configure_and_build() { # SRC BUILD [CMAKE ARGS...]
+  local src=$1 build=$2
+  shift 2
+  "$XHAL_SDK_CMAKE" -S "$src" -B "$build" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_COMPILER="$XHAL_SDK_CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  "$XHAL_SDK_CMAKE" --build "$build" -j2
 }
 
 case $mode in
@@ -117,8 +119,12 @@ case $mode in
   find_package)
     work=$XHAL_SDK_TEST_DIR/find_package
     fresh_dir "$work"
-    configure_and_build "$XHAL_SDK_SOURCE_DIR/tests/consumer" "$work"
+    configure_and_build "$XHAL_SDK_SOURCE_DIR/tests/consumer" "$work" \
+      -DXHAL_QUICKSTART_SOURCE="$XHAL_SDK_SOURCE_DIR/../samples/quickstart.c"
     "$work/xhal_consumer"
+    # matmul + softmax on the installed CPU plugin, found by default
+    # discovery; the sample exits 1 on a wrong result.
+    "$work/xhal_quickstart"
     ;;
 
   pkg_config)
@@ -140,8 +146,13 @@ case $mode in
     "$XHAL_SDK_CC" -std=c11 -fsyntax-only -Wall -Werror -x c - \
       $("$pc" --cflags xhal-plugin) <<<'#include <xhal/xhal_plugin.h>
 int main(void) { return XHAL_ABI_VERSION_MAJOR == 1 ? 0 : 1; }'
-    # The program has no rpath: the loader finds libxhal the usual way.
+    # shellcheck disable=SC2046
+    "$XHAL_SDK_CC" -std=c11 -Wall -Wextra -Werror \
+      "$XHAL_SDK_SOURCE_DIR/../samples/quickstart.c" -o "$work/xhal_quickstart" \
+      $("$pc" --cflags --libs xhal) -lm
+    # The programs have no rpath: the loader finds libxhal the usual way.
     LD_LIBRARY_PATH=$prefix/lib "$work/xhal_consumer"
+    LD_LIBRARY_PATH=$prefix/lib "$work/xhal_quickstart"
     ;;
 
   *)
