@@ -243,20 +243,20 @@ static void print_json(void) {
 }
 
 static void print_table(void) {
-  printf("%-26s %10s %-6s %10s %7s  %-28s %s\n", "figure", "xhal", "unit",
+  printf("%-30s %10s %-6s %10s %7s  %-28s %s\n", "figure", "xhal", "unit",
          "raw", "ratio", "target", "ok");
   for (int i = 0; i < g_result_count; ++i) {
     const result_t* r = &g_results[i];
     char text[96];
     target_text(r, text, sizeof(text));
     int met = target_met(r);
-    printf("%-26s %10.4g %-6s %10.4g %7.3f  %-28s %s\n", r->name, r->value,
+    printf("%-30s %10.4g %-6s %10.4g %7.3f  %-28s %s\n", r->name, r->value,
            r->unit, r->baseline_value, ratio_of(r), text,
            met < 0 ? "" : (met ? "yes" : "NO"));
   }
   printf("\nbaselines (raw column):\n");
   for (int i = 0; i < g_result_count; ++i) {
-    printf("  %-26s %s\n", g_results[i].name, g_results[i].baseline);
+    printf("  %-30s %s\n", g_results[i].name, g_results[i].baseline);
   }
   for (int i = 0; i < g_skip_count; ++i) {
     printf("skipped %s*: %s\n", g_skips[i].prefix, g_skips[i].reason);

@@ -53,6 +53,7 @@ typedef enum cts_need {
   CTS_NEED_NULL_ENTRY,   /* at least one optional entry left NULL */
   CTS_NEED_TWO_DEVICES,  /* a second device of the plugin */
   CTS_NEED_PARTNER,      /* a second plugin under test (--plugin) */
+  CTS_NEED_NO_TIMING,    /* XHAL_CAP_STREAM_NO_TIMING */
   CTS_NEED_COUNT
 } cts_need_t;
 

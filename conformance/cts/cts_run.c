@@ -66,6 +66,9 @@ static const char* missing_need(const cts_plugin_run_t* run, cts_need_t need) {
     case CTS_NEED_TWO_DEVICES:
       have = p->device_count >= 2;
       break;
+    case CTS_NEED_NO_TIMING:
+      have = (caps & XHAL_CAP_STREAM_NO_TIMING) != 0;
+      break;
     default:
       have = 1;
       break;

@@ -471,6 +471,8 @@ const char* cts_need_name(cts_need_t need) {
       return "a second device of the plugin";
     case CTS_NEED_PARTNER:
       return "a second plugin under test (--plugin)";
+    case CTS_NEED_NO_TIMING:
+      return "XHAL_CAP_STREAM_NO_TIMING";
     default:
       return "?";
   }

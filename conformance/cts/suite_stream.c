@@ -1,7 +1,7 @@
 /*
  * suite_stream.c - streams: order of mixed work, synchronisation, flush,
- * many streams, asynchrony, independence, host functions and sticky
- * failure (docs/abi.md, R-STR-*).
+ * many streams, asynchrony, independence, host functions, sticky
+ * failure and streams without timestamps (docs/abi.md, R-STR-*).
  *
  * Where a test must see work that is provably still pending, it puts a
  * gate (a host function that blocks until the test opens it) in front of
@@ -122,7 +122,10 @@ static void test_in_order_mixed(cts_ctx_t* ctx) {
   memset(fmodel, 0, sizeof(fmodel));
   cts_ok(xhal_stream_enqueue_fill(stream, buf, 0, kSize, &model[0], 1),
          "zero fill");
-  cts_ok(xhal_stream_enqueue_write(stream, fbuf, 0, fmodel, sizeof(fmodel)),
+  /* The source of a write must stay unchanged until the stream ran it,
+   * and fmodel changes below before any synchronisation. */
+  static const float zeros[kFloats];
+  cts_ok(xhal_stream_enqueue_write(stream, fbuf, 0, zeros, sizeof(zeros)),
          "zero floats");
   /* An add over 16 floats if the registry has one on this device. */
   xhal_op_call_t add;
@@ -560,6 +563,64 @@ static void test_destroy_pending(cts_ctx_t* ctx) {
   xhal_buffer_release(buf);
 }
 
+/* XHAL_STREAM_NO_TIMING: the plugin takes the flag, the stream keeps its
+ * order and completes its events, and elapsed time on its events is
+ * refused rather than made up. */
+static void test_no_timing(cts_ctx_t* ctx) {
+  enum { kSize = 1 << 20 };
+  cts_direct_t* d = cts_direct(ctx);
+  xhal_plugin_device_t pdev = NULL;
+  xhal_plugin_stream_t pstream = NULL;
+  cts_ok(cts_direct_device(d, 0, &pdev), "device_open(0)");
+  cts_step("stream_create(XHAL_STREAM_NO_TIMING) on the plugin");
+  cts_ok(d->table.stream_create(pdev, XHAL_STREAM_NO_TIMING, &pstream),
+         "stream_create(XHAL_STREAM_NO_TIMING)");
+  cts_ok(d->table.stream_synchronize(pstream), "synchronize an empty stream");
+  d->table.stream_destroy(pstream);
+  pstream = NULL;
+  xhal_status_t s = d->table.stream_create(
+      pdev, XHAL_STREAM_NO_TIMING | (1u << 30), &pstream);
+  if (s == XHAL_OK) d->table.stream_destroy(pstream);
+  cts_expect(s, XHAL_ERROR_INVALID_ARGUMENT,
+             "stream_create(XHAL_STREAM_NO_TIMING | an unknown bit)");
+
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = NULL;
+  cts_ok(xhal_stream_create_with_flags(dev, XHAL_STREAM_NO_TIMING, &stream),
+         "xhal_stream_create_with_flags(XHAL_STREAM_NO_TIMING)");
+  xhal_buffer_t a = cts_buffer(ctx, dev, kSize, 0);
+  xhal_buffer_t b = cts_buffer(ctx, dev, kSize, 0);
+  uint8_t* data = cts_alloc(kSize);
+  uint8_t* back = cts_alloc(kSize);
+  cts_rand_bytes(ctx, data, kSize);
+  xhal_event_t start = cts_event(dev);
+  xhal_event_t end = cts_event(dev);
+  const uint8_t pattern = 0x5a;
+  cts_ok(xhal_stream_record_event(stream, start), "record start");
+  cts_ok(xhal_stream_enqueue_write(stream, a, 0, data, kSize), "write");
+  cts_ok(xhal_stream_enqueue_copy(stream, a, 0, b, 0, kSize), "copy");
+  cts_ok(xhal_stream_enqueue_fill(stream, b, 4096, 4096, &pattern, 1), "fill");
+  cts_ok(xhal_stream_enqueue_read(stream, b, 0, back, kSize), "read");
+  cts_ok(xhal_stream_record_event(stream, end), "record end");
+  cts_step("event_wait on the no-timing stream's event");
+  cts_ok(xhal_event_wait(end, 10ull * 1000000000ull), "event_wait(end)");
+  memset(data + 4096, pattern, 4096);
+  cts_check(memcmp(back, data, kSize) == 0,
+            "write, copy, fill, read on a no-timing stream gave a wrong byte "
+            "at %llu",
+            (unsigned long long)cts_first_diff(back, data, kSize));
+  uint64_t ns = 0;
+  cts_expect(xhal_event_elapsed(start, end, &ns), XHAL_ERROR_UNSUPPORTED,
+             "xhal_event_elapsed on events of a no-timing stream");
+  xhal_event_release(start);
+  xhal_event_release(end);
+  xhal_stream_release(stream);
+  xhal_buffer_release(a);
+  xhal_buffer_release(b);
+  free(data);
+  free(back);
+}
+
 static const cts_test_t kTests[] = {
     {"create_destroy_waits", "R-STR-1", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_create_destroy_waits, 0},
@@ -580,6 +641,8 @@ static const cts_test_t kTests[] = {
      test_failure_sticky, 0},
     {"destroy_pending", "R-STR-10", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
      test_destroy_pending, 0},
+    {"no_timing", "R-STR-11", CTS_PROFILE_CORE, CTS_NEED_NO_TIMING,
+     test_no_timing, 0},
 };
 
 const cts_suite_t cts_suite_stream = {"stream", kTests,

@@ -24,6 +24,8 @@
  *   XHAL_FAULT_HANG_SYNC      stream_synchronize never returns
  *   XHAL_FAULT_SWALLOW_ERROR  buffer_alloc of size 0 returns XHAL_OK
  *   XHAL_FAULT_LEAK           buffer_free leaks the buffer's memory
+ *   XHAL_FAULT_NO_TIMING_FLAG claims XHAL_CAP_STREAM_NO_TIMING, then
+ *                             rejects XHAL_STREAM_NO_TIMING
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -284,8 +286,10 @@ static xhal_status_t f_device_properties(xhal_plugin_context_t ctx,
   p.alignment = kAlignment;
   p.compute_units = 1;
   p.dtypes = XHAL_DTYPE_BIT(XHAL_DTYPE_F32);
-  p.capabilities =
-      XHAL_CAP_HOST_VISIBLE_MEMORY | XHAL_CAP_PROFILING | XHAL_CAP_HOST_FUNC;
+  /* XHAL_STREAM_NO_TIMING is accepted and ignored: events stay timed,
+   * which R-STR-11 allows. */
+  p.capabilities = XHAL_CAP_HOST_VISIBLE_MEMORY | XHAL_CAP_PROFILING |
+                   XHAL_CAP_HOST_FUNC | XHAL_CAP_STREAM_NO_TIMING;
   p.timer_numerator = 1;
   p.timer_denominator = 1;
   /* Never write past what the host's record holds. */
@@ -408,7 +412,12 @@ static xhal_status_t f_stream_create(xhal_plugin_device_t dev, uint32_t flags,
   if (!out)
     return faulty_fail(ctx, XHAL_ERROR_INVALID_ARGUMENT, "out_stream is NULL");
   *out = NULL;
-  if (flags)
+#ifdef XHAL_FAULT_NO_TIMING_FLAG
+  const uint32_t known = 0; /* DEFECT: the claimed flag is refused */
+#else
+  const uint32_t known = XHAL_STREAM_NO_TIMING;
+#endif
+  if (flags & ~known)
     return faulty_fail(ctx, XHAL_ERROR_INVALID_ARGUMENT, "unknown flags");
   struct xhal_plugin_stream* s = calloc(1, sizeof(*s));
   if (!s) return faulty_fail(ctx, XHAL_ERROR_OUT_OF_MEMORY, "no memory");

@@ -80,6 +80,9 @@ XHAL_API xhal_status_t xhal_stream_record_event(xhal_stream_t stream,
   if (validating(stream->obj.instance)) {
     validation_event_recorded(event, stream);
   }
+  atomic_store_explicit(&event->untimed,
+                        (stream->flags & XHAL_STREAM_NO_TIMING) ? 1u : 0u,
+                        memory_order_relaxed);
   atomic_store_explicit(&event->recorded, 1u, memory_order_release);
   return XHAL_OK;
 }
@@ -124,6 +127,15 @@ XHAL_API xhal_status_t xhal_event_elapsed(xhal_event_t start, xhal_event_t end,
   if (start->device != end->device) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
                      "start and end belong to different devices");
+  }
+  if (atomic_load_explicit(&start->untimed, memory_order_relaxed) ||
+      atomic_load_explicit(&end->untimed, memory_order_relaxed)) {
+    return error_set(XHAL_ERROR_UNSUPPORTED,
+                     "%s was recorded on a stream created with "
+                     "XHAL_STREAM_NO_TIMING",
+                     atomic_load_explicit(&start->untimed, memory_order_relaxed)
+                         ? "start"
+                         : "end");
   }
   const plugin_t* plugin = start->device->plugin;
   if (!(start->device->props.capabilities & XHAL_CAP_PROFILING) ||

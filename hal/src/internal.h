@@ -102,6 +102,7 @@ struct xhal_stream {
   xhal_object_t obj;
   xhal_device_t device;
   xhal_plugin_stream_t handle;
+  uint32_t flags; /* XHAL_STREAM_* as the application asked */
   /* Serialises entries on this stream, as the plugin ABI promises. */
   pthread_mutex_t lock;
   /* Tracing only: the stream's track and its timed operations. */
@@ -121,6 +122,8 @@ struct xhal_event {
   xhal_device_t device;
   xhal_plugin_event_t handle;
   atomic_uint recorded;
+  /* 1 when last recorded on a stream created with XHAL_STREAM_NO_TIMING. */
+  atomic_uint untimed;
   /* Validation layer (guarded by instance->vlock): where it was last
    * recorded. */
   struct stream_pos v_recorded_at;

@@ -95,24 +95,44 @@ static void open_track(xhal_stream_t stream) {
 
 XHAL_API xhal_status_t xhal_stream_create(xhal_device_t device,
                                           xhal_stream_t* out_stream) {
+  return xhal_stream_create_with_flags(device, 0, out_stream);
+}
+
+XHAL_API xhal_status_t xhal_stream_create_with_flags(
+    xhal_device_t device, uint32_t flags, xhal_stream_t* out_stream) {
   xhal_status_t status = device_check(device, "device");
   if (status != XHAL_OK) return status;
   if (!out_stream) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_stream is NULL");
   }
   *out_stream = NULL;
+  if (flags & ~(uint32_t)XHAL_STREAM_FLAGS_ALL) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "flags 0x%x: unknown bits 0x%x (known: "
+                     "XHAL_STREAM_NO_TIMING)",
+                     flags, flags & ~(uint32_t)XHAL_STREAM_FLAGS_ALL);
+  }
+  /* A plugin learns of a flag only through the capability that says it
+   * understands it; elsewhere the stream keeps its timestamps and
+   * libxhal alone answers for the flag. */
+  uint32_t plugin_flags = 0;
+  if ((flags & XHAL_STREAM_NO_TIMING) &&
+      (device->props.capabilities & XHAL_CAP_STREAM_NO_TIMING)) {
+    plugin_flags |= XHAL_STREAM_NO_TIMING;
+  }
   xhal_stream_t stream = (xhal_stream_t)object_new(
       device->obj.instance, OBJ_STREAM, sizeof(struct xhal_stream));
   if (!stream) {
     return error_set(XHAL_ERROR_OUT_OF_MEMORY, "stream allocation failed");
   }
-  status =
-      device->plugin->table.stream_create(device->handle, 0, &stream->handle);
+  status = device->plugin->table.stream_create(device->handle, plugin_flags,
+                                               &stream->handle);
   if (status != XHAL_OK) {
     object_free(stream, OBJ_STREAM);
     return plugin_result(device->plugin, "stream_create", status);
   }
   stream->device = device;
+  stream->flags = flags;
   pthread_mutex_init(&stream->lock, NULL);
   open_track(stream);
   object_set_site(stream, __builtin_return_address(0));

@@ -212,6 +212,67 @@ START_TEST(test_failed_stream_stays_failed) {
 }
 END_TEST
 
+/* XHAL_STREAM_NO_TIMING on the CPU plugin, which does not claim
+ * XHAL_CAP_STREAM_NO_TIMING: libxhal keeps the flag to itself (the plugin
+ * rejects every flag bit), the stream works, and elapsed time on its
+ * events is refused by libxhal although the device has timers. */
+START_TEST(test_create_with_flags) {
+  xhal_device_properties_t props;
+  ck_assert_int_eq(xhal_device_properties(g_device, &props), XHAL_OK);
+  ck_assert(props.capabilities & XHAL_CAP_PROFILING);
+  ck_assert(!(props.capabilities & XHAL_CAP_STREAM_NO_TIMING));
+  xhal_stream_t stream = NULL;
+  ck_assert_status_msg(
+      xhal_stream_create_with_flags(g_device, 1u << 7, &stream),
+      XHAL_ERROR_INVALID_ARGUMENT, "unknown bits 0x80");
+  ck_assert_ptr_null(stream);
+  ck_assert_status_msg(
+      xhal_stream_create_with_flags(g_device, XHAL_STREAM_NO_TIMING, NULL),
+      XHAL_ERROR_INVALID_ARGUMENT, "out_stream is NULL");
+  ck_assert_status_msg(xhal_stream_create_with_flags(NULL, 0, &stream),
+                       XHAL_ERROR_INVALID_HANDLE, "device");
+  ck_assert_int_eq(
+      xhal_stream_create_with_flags(g_device, XHAL_STREAM_NO_TIMING, &stream),
+      XHAL_OK);
+  xhal_buffer_t buffer;
+  ck_assert_int_eq(xhal_buffer_alloc(g_device, 256, 0, &buffer), XHAL_OK);
+  uint8_t src[256], back[256];
+  for (int i = 0; i < 256; ++i) src[i] = pattern_byte((uint64_t)i);
+  xhal_event_t start, end, timed_start, timed_end;
+  ck_assert_int_eq(xhal_event_create(g_device, &start), XHAL_OK);
+  ck_assert_int_eq(xhal_event_create(g_device, &end), XHAL_OK);
+  ck_assert_int_eq(xhal_event_create(g_device, &timed_start), XHAL_OK);
+  ck_assert_int_eq(xhal_event_create(g_device, &timed_end), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_record_event(stream, start), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_write(stream, buffer, 0, src, 256),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_read(stream, buffer, 0, back, 256),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_record_event(stream, end), XHAL_OK);
+  ck_assert_int_eq(xhal_event_wait(end, UINT64_MAX), XHAL_OK);
+  ck_assert_mem_eq(back, src, 256);
+  uint64_t ns = 0;
+  ck_assert_status_msg(xhal_event_elapsed(start, end, &ns),
+                       XHAL_ERROR_UNSUPPORTED, "XHAL_STREAM_NO_TIMING");
+  /* Mixed: one end on a timed stream is still refused. */
+  ck_assert_int_eq(xhal_stream_record_event(g_stream, timed_start), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(g_stream), XHAL_OK);
+  ck_assert_status_msg(xhal_event_elapsed(timed_start, end, &ns),
+                       XHAL_ERROR_UNSUPPORTED, "end was recorded");
+  /* Recorded again on a timed stream, the event has timestamps again. */
+  ck_assert_int_eq(xhal_stream_record_event(g_stream, start), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_record_event(g_stream, timed_end), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(g_stream), XHAL_OK);
+  ck_assert_int_eq(xhal_event_elapsed(start, timed_end, &ns), XHAL_OK);
+  xhal_event_release(start);
+  xhal_event_release(end);
+  xhal_event_release(timed_start);
+  xhal_event_release(timed_end);
+  xhal_buffer_release(buffer);
+  xhal_stream_release(stream);
+}
+END_TEST
+
 START_TEST(test_many_streams) {
   enum { kStreams = 16 };
   xhal_stream_t streams[kStreams];
@@ -295,6 +356,7 @@ int main(void) {
   tcase_add_test(tc, test_ordering_mixed_work);
   tcase_add_test(tc, test_failed_stream_stays_failed);
   tcase_add_test(tc, test_many_streams);
+  tcase_add_test(tc, test_create_with_flags);
   tcase_add_test(tc, test_cross_plugin_copy_staged);
   suite_add_tcase(s, tc);
   SRunner* sr = srunner_create(s);

@@ -267,7 +267,8 @@ static int describe_device(struct xhal_plugin_context* ctx,
                   NULL);
 
   p->capabilities = XHAL_CAP_HOST_VISIBLE_MEMORY | XHAL_CAP_HOST_FUNC;
-  if (qprops & CL_QUEUE_PROFILING_ENABLE) p->capabilities |= XHAL_CAP_PROFILING;
+  if (qprops & CL_QUEUE_PROFILING_ENABLE)
+    p->capabilities |= XHAL_CAP_PROFILING | XHAL_CAP_STREAM_NO_TIMING;
   if (info->compiler) {
     p->capabilities |= XHAL_CAP_KERNEL_LANG_OPENCL_C;
     /* f16 operators load and store binary16 with vload_half and

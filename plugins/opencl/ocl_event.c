@@ -366,7 +366,12 @@ static xhal_status_t end_stamp(struct xhal_plugin_event* e, const char* which,
   } else if (status == XHAL_OK) {
     err = clGetEventProfilingInfo(rec.marker, CL_PROFILING_COMMAND_END,
                                   sizeof(t), &t, NULL);
-    if (err != CL_SUCCESS)
+    if (err == CL_PROFILING_INFO_NOT_AVAILABLE)
+      status = ocl_error(e->dev->ctx, XHAL_ERROR_UNSUPPORTED,
+                         "opencl: event_elapsed: %s was recorded on a "
+                         "stream without timestamps (XHAL_STREAM_NO_TIMING)",
+                         which);
+    else if (err != CL_SUCCESS)
       status = ocl_cl_error(e->dev->ctx, err, "clGetEventProfilingInfo");
   } else if (status == XHAL_ERROR_NOT_READY) {
     status = ocl_error(e->dev->ctx, status,

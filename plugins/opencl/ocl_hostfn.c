@@ -57,7 +57,7 @@ static xhal_status_t wait_submitted(struct xhal_plugin_stream* s,
     err = clGetEventInfo(marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof(st),
                          &st, NULL);
   if (err == CL_SUCCESS && st == CL_COMPLETE && stamp != NULL &&
-      (s->dev->queue_props & CL_QUEUE_PROFILING_ENABLE) &&
+      (s->queue_props & CL_QUEUE_PROFILING_ENABLE) &&
       clGetEventProfilingInfo(marker, CL_PROFILING_COMMAND_END, sizeof(end),
                               &end, NULL) == CL_SUCCESS)
     atomic_store(&stamp->end_ns, (uint64_t)end);

@@ -243,6 +243,8 @@ typedef struct ocl_cmd {
 struct xhal_plugin_stream {
   struct xhal_plugin_device* dev;
   cl_command_queue queue;
+  cl_command_queue_properties queue_props; /* the device's, less profiling
+                                              with XHAL_STREAM_NO_TIMING */
   ocl_fail_t* fail;
   _Atomic uint64_t seq; /* last point handed out */
   /* Host thread (ocl_hostfn.c), started on the first host job. `mu`

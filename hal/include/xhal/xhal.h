@@ -185,6 +185,14 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_unmap(xhal_buffer_t buffer,
  * waits for the stream's enqueued work. */
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_stream_create(xhal_device_t device, xhal_stream_t* out_stream);
+/* The same with XHAL_STREAM_* flags. XHAL_STREAM_NO_TIMING: the program
+ * reads no elapsed times from this stream's events, so a device that can
+ * (XHAL_CAP_STREAM_NO_TIMING) skips per-command timestamps, which makes
+ * each launch cheaper; xhal_event_elapsed on an event last recorded here
+ * returns XHAL_ERROR_UNSUPPORTED on every device. Unknown bits:
+ * XHAL_ERROR_INVALID_ARGUMENT. */
+XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_create_with_flags(
+    xhal_device_t device, uint32_t flags, xhal_stream_t* out_stream);
 XHAL_API void xhal_stream_retain(xhal_stream_t stream);
 XHAL_API void xhal_stream_release(xhal_stream_t stream);
 XHAL_API XHAL_MUST_USE xhal_status_t

@@ -118,7 +118,22 @@ enum {
   /* Host functions run asynchronously in stream order (enqueue_host_func);
    * without it the HAL runs them synchronously. */
   XHAL_CAP_HOST_FUNC = 1u << 4,
+  /* stream_create accepts XHAL_STREAM_NO_TIMING and then leaves out the
+   * per-command timestamps that event_elapsed needs. */
+  XHAL_CAP_STREAM_NO_TIMING = 1u << 5,
 };
+
+/* Stream creation flags (xhal_stream_create_with_flags; the plugin's
+ * stream_create). A plugin receives XHAL_STREAM_NO_TIMING only from a
+ * device claiming XHAL_CAP_STREAM_NO_TIMING, and rejects every other bit
+ * it does not know with XHAL_ERROR_INVALID_ARGUMENT. */
+enum {
+  /* Events recorded on the stream need no timestamps: the device may skip
+   * them (OpenCL: a queue without CL_QUEUE_PROFILING_ENABLE), and
+   * xhal_event_elapsed on such an event returns XHAL_ERROR_UNSUPPORTED. */
+  XHAL_STREAM_NO_TIMING = 1u << 0,
+};
+#define XHAL_STREAM_FLAGS_ALL (XHAL_STREAM_NO_TIMING)
 
 /* Buffer allocation flags. */
 enum {
