@@ -29,7 +29,7 @@ extern "C" {
 /* ABI version spoken by these headers. A plugin and the host must agree on
  * the major version; a minor version only appends to tables and structs. */
 #define XHAL_ABI_VERSION_MAJOR 1u
-#define XHAL_ABI_VERSION_MINOR 0u
+#define XHAL_ABI_VERSION_MINOR 1u
 
 /* ---------------------------------------------------------------- status */
 

@@ -174,7 +174,8 @@ xhal_status_t acme_stream_create(xhal_plugin_device_t device, uint32_t flags,
     return acme_error(ctx, XHAL_ERROR_INVALID_ARGUMENT,
                       "stream_create: out_stream is NULL");
   *out_stream = NULL;
-  /* ABI 1.0 defines no stream flags; refuse bits we do not know. */
+  /* Refuse flag bits we do not know. XHAL_STREAM_NO_TIMING comes only to
+   * a device claiming XHAL_CAP_STREAM_NO_TIMING, which acme does not. */
   if (flags != 0)
     return acme_error(ctx, XHAL_ERROR_INVALID_ARGUMENT,
                       "stream_create: unknown flags 0x%x", flags);
