@@ -93,13 +93,10 @@ static void open_track(xhal_stream_t stream) {
   stream->trace_track = tracer_new_track(tracer, name);
 }
 
-XHAL_API xhal_status_t xhal_stream_create(xhal_device_t device,
-                                          xhal_stream_t* out_stream) {
-  return xhal_stream_create_with_flags(device, 0, out_stream);
-}
-
-XHAL_API xhal_status_t xhal_stream_create_with_flags(
-    xhal_device_t device, uint32_t flags, xhal_stream_t* out_stream) {
+/* `site`: the application's call site, for the validation layer's leak
+ * reports. */
+static xhal_status_t stream_create(xhal_device_t device, uint32_t flags,
+                                   xhal_stream_t* out_stream, const void* site) {
   xhal_status_t status = device_check(device, "device");
   if (status != XHAL_OK) return status;
   if (!out_stream) {
@@ -135,9 +132,19 @@ XHAL_API xhal_status_t xhal_stream_create_with_flags(
   stream->flags = flags;
   pthread_mutex_init(&stream->lock, NULL);
   open_track(stream);
-  object_set_site(stream, __builtin_return_address(0));
+  object_set_site(stream, site);
   *out_stream = stream;
   return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_stream_create(xhal_device_t device,
+                                          xhal_stream_t* out_stream) {
+  return stream_create(device, 0, out_stream, __builtin_return_address(0));
+}
+
+XHAL_API xhal_status_t xhal_stream_create_with_flags(
+    xhal_device_t device, uint32_t flags, xhal_stream_t* out_stream) {
+  return stream_create(device, flags, out_stream, __builtin_return_address(0));
 }
 
 XHAL_API void xhal_stream_retain(xhal_stream_t stream) {
