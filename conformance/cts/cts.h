@@ -54,6 +54,7 @@ typedef enum cts_need {
   CTS_NEED_TWO_DEVICES,  /* a second device of the plugin */
   CTS_NEED_PARTNER,      /* a second plugin under test (--plugin) */
   CTS_NEED_NO_TIMING,    /* XHAL_CAP_STREAM_NO_TIMING */
+  CTS_NEED_HOST_ALLOC,   /* XHAL_CAP_HOST_ALLOC */
   CTS_NEED_COUNT
 } cts_need_t;
 

@@ -78,7 +78,7 @@ static void probe_direct(const char* path, cts_probe_t* out) {
   out->null_optional = !t->buffer_map || !t->buffer_unmap || !t->stream_flush ||
                        !t->enqueue_host_func || !t->event_elapsed ||
                        !t->stream_wait_event || !t->program_build ||
-                       !t->enqueue_kernel;
+                       !t->enqueue_kernel || !t->host_alloc;
   status = cts_direct_init(direct, 0, why, sizeof(why));
   if (status != XHAL_OK) {
     copy_str(out->direct_error, sizeof(out->direct_error), why);

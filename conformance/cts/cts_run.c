@@ -69,6 +69,9 @@ static const char* missing_need(const cts_plugin_run_t* run, cts_need_t need) {
     case CTS_NEED_NO_TIMING:
       have = (caps & XHAL_CAP_STREAM_NO_TIMING) != 0;
       break;
+    case CTS_NEED_HOST_ALLOC:
+      have = (caps & XHAL_CAP_HOST_ALLOC) != 0;
+      break;
     default:
       have = 1;
       break;

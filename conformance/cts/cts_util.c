@@ -473,6 +473,8 @@ const char* cts_need_name(cts_need_t need) {
       return "a second plugin under test (--plugin)";
     case CTS_NEED_NO_TIMING:
       return "XHAL_CAP_STREAM_NO_TIMING";
+    case CTS_NEED_HOST_ALLOC:
+      return "XHAL_CAP_HOST_ALLOC";
     default:
       return "?";
   }

@@ -239,6 +239,14 @@ static void test_optional_groups(cts_ctx_t* ctx) {
   const xhal_plugin_dispatch_t* t = raw_table(&p);
   cts_check(!t->buffer_map == !t->buffer_unmap,
             "buffer_map and buffer_unmap must both be set or both NULL");
+  /* A table shorter than 1.2's has neither: read through the zero-
+   * extended copy a host makes. */
+  xhal_plugin_dispatch_t full;
+  memset(&full, 0, sizeof(full));
+  memcpy(&full, t, t->struct_size < sizeof(full) ? t->struct_size
+                                                 : sizeof(full));
+  cts_check(!full.host_alloc == !full.host_free,
+            "host_alloc and host_free must both be set or both NULL");
   int program[5] = {t->program_build != NULL, t->program_destroy != NULL,
                     t->kernel_create != NULL, t->kernel_destroy != NULL,
                     t->enqueue_kernel != NULL};
@@ -268,6 +276,10 @@ static void test_capabilities_backed(cts_ctx_t* ctx) {
               i);
     cts_check(!(caps & XHAL_CAP_PROFILING) || t->event_elapsed,
               "device %u claims XHAL_CAP_PROFILING without event_elapsed", i);
+    cts_check(!(caps & XHAL_CAP_HOST_ALLOC) || (t->host_alloc && t->host_free),
+              "device %u claims XHAL_CAP_HOST_ALLOC without "
+              "host_alloc/host_free",
+              i);
     cts_check(!(caps & XHAL_CAP_HOST_FUNC) || t->enqueue_host_func,
               "device %u claims XHAL_CAP_HOST_FUNC without enqueue_host_func",
               i);
@@ -332,6 +344,13 @@ static void test_null_entries_unsupported(cts_ctx_t* ctx) {
   }
   if (!t->stream_flush) {
     cts_ok(xhal_stream_flush(stream), "xhal_stream_flush without the entry");
+  }
+  if (!t->host_alloc) {
+    void* ptr = NULL;
+    cts_ok(xhal_host_alloc(dev, 4096, &ptr),
+           "xhal_host_alloc falls back without the entry");
+    if (ptr) memset(ptr, 0x5A, 4096);
+    cts_ok(xhal_host_free(dev, ptr), "xhal_host_free of the fallback");
   }
   xhal_stream_release(stream);
 }

@@ -487,6 +487,122 @@ static void test_map_out_of_range(cts_ctx_t* ctx) {
   t->buffer_free(dev, buf);
 }
 
+/* ---------------------------------------------------------- host memory */
+
+/* host_alloc (ABI 1.2): live allocations are big enough, aligned, apart
+ * from each other, keep their bytes, and serve the device's transfers in
+ * both directions. */
+static void test_host_alloc(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  xhal_plugin_device_t dev = direct_device(d);
+  enum { kCount = 6, kBig = (1 << 20) + 3 };
+  const uint64_t sizes[kCount] = {1, 63, 4097, 65536, kBig, kBig};
+  uint8_t* ptr[kCount] = {NULL};
+  for (int i = 0; i < kCount; ++i) {
+    void* p = NULL;
+    cts_ok(t->host_alloc(dev, sizes[i], &p), "host_alloc(%llu)",
+           (unsigned long long)sizes[i]);
+    cts_check(p != NULL, "host_alloc(%llu) returned XHAL_OK and NULL",
+              (unsigned long long)sizes[i]);
+    cts_check((uintptr_t)p % 64 == 0,
+              "host_alloc(%llu) returned %p, not 64-byte aligned",
+              (unsigned long long)sizes[i], p);
+    ptr[i] = p;
+  }
+  for (int i = 0; i < kCount; ++i) {
+    for (int j = i + 1; j < kCount; ++j) {
+      uintptr_t a = (uintptr_t)ptr[i], b = (uintptr_t)ptr[j];
+      cts_check(a + sizes[i] <= b || b + sizes[j] <= a,
+                "live host allocations overlap: %llu bytes at %p and %llu "
+                "bytes at %p",
+                (unsigned long long)sizes[i], ptr[i],
+                (unsigned long long)sizes[j], ptr[j]);
+    }
+  }
+  /* Every byte is the host's: fill all, then check all. */
+  for (int i = 0; i < kCount; ++i)
+    memset(ptr[i], 0x11 * (i + 1), sizes[i]);
+  for (int i = 0; i < kCount; ++i) {
+    for (uint64_t k = 0; k < sizes[i]; ++k) {
+      if (ptr[i][k] != (uint8_t)(0x11 * (i + 1))) {
+        cts_fail("byte %llu of host allocation %d (%llu bytes) is 0x%02x "
+                 "after the others were filled, want 0x%02x",
+                 (unsigned long long)k, i, (unsigned long long)sizes[i],
+                 ptr[i][k], (uint8_t)(0x11 * (i + 1)));
+      }
+    }
+  }
+  /* Host allocation -> device -> another host allocation. */
+  uint8_t* src = ptr[kCount - 2];
+  uint8_t* dst = ptr[kCount - 1];
+  cts_rand_bytes(ctx, src, kBig);
+  xhal_plugin_buffer_t buf = NULL;
+  xhal_plugin_stream_t stream = NULL;
+  cts_ok(t->buffer_alloc(dev, kBig, 0, &buf), "buffer_alloc");
+  cts_ok(t->stream_create(dev, 0, &stream), "stream_create");
+  cts_ok(t->enqueue_write(stream, buf, 0, src, kBig),
+         "enqueue_write from a host allocation");
+  cts_ok(t->enqueue_read(stream, buf, 0, dst, kBig),
+         "enqueue_read into a host allocation");
+  cts_ok(t->stream_synchronize(stream), "stream_synchronize");
+  uint64_t at = cts_first_diff(dst, src, kBig);
+  cts_check(at == kBig,
+            "%d bytes written from one host allocation and read into "
+            "another differ at byte %llu",
+            kBig, (unsigned long long)at);
+  t->stream_destroy(stream);
+  t->buffer_free(dev, buf);
+  for (int i = 0; i < kCount; ++i) t->host_free(dev, ptr[i]);
+}
+
+/* xhal_host_alloc on any device (the plugin's memory or libxhal's) and
+ * the errors libxhal answers for it. */
+static void test_host_alloc_api(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  enum { kSize = 3 * 4096 + 5 };
+  void* a = NULL;
+  void* b = NULL;
+  cts_ok(xhal_host_alloc(dev, kSize, &a), "xhal_host_alloc(a)");
+  cts_ok(xhal_host_alloc(dev, kSize, &b), "xhal_host_alloc(b)");
+  cts_check(a && b && (uintptr_t)a % 64 == 0 && (uintptr_t)b % 64 == 0,
+            "xhal_host_alloc returned %p and %p (non-NULL, 64-byte "
+            "aligned wanted)",
+            a, b);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kSize, 0);
+  cts_rand_bytes(ctx, a, kSize);
+  memset(b, 0, kSize);
+  cts_write_sync(stream, buf, 0, a, kSize);
+  cts_read_sync(stream, buf, 0, b, kSize);
+  cts_check(memcmp(a, b, kSize) == 0,
+            "a round trip between two host allocations differs at byte "
+            "%llu",
+            (unsigned long long)cts_first_diff(a, b, kSize));
+
+  void* p = (void*)1;
+  cts_expect(xhal_host_alloc(dev, 0, &p), XHAL_ERROR_INVALID_ARGUMENT,
+             "xhal_host_alloc of size 0");
+  cts_check(p == NULL, "a failed xhal_host_alloc left *out_ptr at %p", p);
+  cts_expect(xhal_host_alloc(dev, 64, NULL), XHAL_ERROR_INVALID_ARGUMENT,
+             "xhal_host_alloc with out_ptr NULL");
+  cts_expect(xhal_host_alloc(NULL, 64, &p), XHAL_ERROR_INVALID_HANDLE,
+             "xhal_host_alloc on a NULL device");
+  uint8_t not_ours[64];
+  cts_expect(xhal_host_free(dev, not_ours), XHAL_ERROR_INVALID_ARGUMENT,
+             "xhal_host_free of memory xhal_host_alloc did not return");
+  cts_expect(xhal_host_free(dev, (uint8_t*)a + 64),
+             XHAL_ERROR_INVALID_ARGUMENT,
+             "xhal_host_free of a pointer inside an allocation");
+  cts_ok(xhal_host_free(dev, NULL), "xhal_host_free(NULL)");
+  cts_ok(xhal_host_free(dev, a), "xhal_host_free(a)");
+  cts_expect(xhal_host_free(dev, a), XHAL_ERROR_INVALID_ARGUMENT,
+             "xhal_host_free of an allocation freed already");
+  /* b stays live: the instance frees it when it goes. */
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
 static const cts_test_t kTests[] = {
     {"alloc_sizes", "R-MEM-1", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_alloc_sizes, 0},
@@ -520,6 +636,10 @@ static const cts_test_t kTests[] = {
      test_free_while_in_use, 0},
     {"map_out_of_range", "R-MEM-16", CTS_PROFILE_CORE, CTS_NEED_HOST_VISIBLE,
      test_map_out_of_range, 0},
+    {"host_alloc", "R-MEM-17", CTS_PROFILE_CORE, CTS_NEED_HOST_ALLOC,
+     test_host_alloc, 0},
+    {"host_alloc_api", "R-MEM-18", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_host_alloc_api, 0},
 };
 
 const cts_suite_t cts_suite_memory = {"memory", kTests,

@@ -26,6 +26,10 @@
  *   XHAL_FAULT_LEAK           buffer_free leaks the buffer's memory
  *   XHAL_FAULT_NO_TIMING_FLAG claims XHAL_CAP_STREAM_NO_TIMING, then
  *                             rejects XHAL_STREAM_NO_TIMING
+ *   XHAL_FAULT_HOST_ALLOC_OVERLAP host_alloc hands out one arena to every
+ *                             small allocation
+ *   XHAL_FAULT_HOST_ALLOC_MISALIGNED host_alloc returns memory 8 bytes off
+ *                             the 64-byte alignment
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -289,7 +293,8 @@ static xhal_status_t f_device_properties(xhal_plugin_context_t ctx,
   /* XHAL_STREAM_NO_TIMING is accepted and ignored: events stay timed,
    * which R-STR-11 allows. */
   p.capabilities = XHAL_CAP_HOST_VISIBLE_MEMORY | XHAL_CAP_PROFILING |
-                   XHAL_CAP_HOST_FUNC | XHAL_CAP_STREAM_NO_TIMING;
+                   XHAL_CAP_HOST_FUNC | XHAL_CAP_STREAM_NO_TIMING |
+                   XHAL_CAP_HOST_ALLOC;
   p.timer_numerator = 1;
   p.timer_denominator = 1;
   /* Never write past what the host's record holds. */
@@ -360,6 +365,48 @@ static xhal_status_t f_buffer_alloc(xhal_plugin_device_t dev, uint64_t size,
 static void f_buffer_free(xhal_plugin_device_t dev, xhal_plugin_buffer_t b) {
   (void)dev;
   if (b) buffer_release(b); /* pending commands hold their own references */
+}
+
+/* Host memory for transfers: this plugin's devices are host memory, so
+ * the host's aligned allocation is what they transfer fastest from. */
+#ifdef XHAL_FAULT_HOST_ALLOC_OVERLAP
+static _Alignas(64) uint8_t g_arena[1u << 16];
+#endif
+#ifdef XHAL_FAULT_HOST_ALLOC_MISALIGNED
+enum { kMisalign = 8 }; /* DEFECT: the ABI asks for 64-byte alignment */
+#else
+enum { kMisalign = 0 };
+#endif
+
+static xhal_status_t f_host_alloc(xhal_plugin_device_t dev, uint64_t size,
+                                  void** out) {
+  if (!dev) return XHAL_ERROR_INVALID_HANDLE;
+  struct xhal_plugin_context* ctx = dev->ctx;
+  if (!out)
+    return faulty_fail(ctx, XHAL_ERROR_INVALID_ARGUMENT, "out_ptr is NULL");
+  *out = NULL;
+  if (size == 0)
+    return faulty_fail(ctx, XHAL_ERROR_INVALID_ARGUMENT, "size is 0");
+#ifdef XHAL_FAULT_HOST_ALLOC_OVERLAP
+  if (size <= sizeof(g_arena)) {
+    *out = g_arena; /* DEFECT: every small allocation is the same memory */
+    return XHAL_OK;
+  }
+#endif
+  uint8_t* p = ctx->host.alloc_aligned(ctx->host.host_context,
+                                       size + kMisalign, kAlignment);
+  if (!p) return faulty_fail(ctx, XHAL_ERROR_OUT_OF_MEMORY, "no host memory");
+  *out = p + kMisalign;
+  return XHAL_OK;
+}
+
+static void f_host_free(xhal_plugin_device_t dev, void* ptr) {
+  if (!dev || !ptr) return;
+#ifdef XHAL_FAULT_HOST_ALLOC_OVERLAP
+  if (ptr == (void*)g_arena) return;
+#endif
+  dev->ctx->host.free_aligned(dev->ctx->host.host_context,
+                              (uint8_t*)ptr - kMisalign);
 }
 
 static xhal_status_t f_buffer_map(xhal_plugin_device_t dev,
@@ -665,7 +712,7 @@ static xhal_status_t f_stream_wait_event(xhal_plugin_stream_t s,
 static const xhal_plugin_dispatch_t kTable = {
 #ifdef XHAL_FAULT_STRUCT_SIZE
     /* DEFECT: the table claims to be smaller than ABI 1.0's */
-    .struct_size = (uint32_t)sizeof(xhal_plugin_dispatch_t) - 8u,
+    .struct_size = XHAL_PLUGIN_DISPATCH_SIZE_1_0 - 8u,
 #else
     .struct_size = (uint32_t)sizeof(xhal_plugin_dispatch_t),
 #endif
@@ -703,6 +750,8 @@ static const xhal_plugin_dispatch_t kTable = {
 #endif
     .event_elapsed = f_event_elapsed,
     .stream_wait_event = f_stream_wait_event,
+    .host_alloc = f_host_alloc,
+    .host_free = f_host_free,
 };
 
 XHAL_PLUGIN_EXPORT xhal_status_t

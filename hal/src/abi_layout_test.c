@@ -51,8 +51,9 @@ END_TEST
 
 START_TEST(test_dispatch_layout) {
   /* Append-only: each entry keeps its 1.0 offset forever. */
-  ck_assert_int_eq(sizeof(xhal_plugin_dispatch_t), 280);
+  ck_assert_int_eq(sizeof(xhal_plugin_dispatch_t), 296);
   ck_assert_int_eq(XHAL_PLUGIN_DISPATCH_SIZE_1_0, 280);
+  ck_assert_int_eq(XHAL_PLUGIN_DISPATCH_SIZE_1_2, 296);
   ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, name), 16);
   ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, init), 32);
   ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, buffer_alloc), 80);
@@ -61,6 +62,8 @@ START_TEST(test_dispatch_layout) {
   ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, event_create), 192);
   ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, stream_wait_event), 240);
   ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, kernel_destroy), 272);
+  ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, host_alloc), 280);
+  ck_assert_int_eq(OFF(xhal_plugin_dispatch_t, host_free), 288);
 }
 END_TEST
 

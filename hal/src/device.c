@@ -15,9 +15,11 @@ xhal_status_t device_check(xhal_device_t device, const char* what) {
 
 void device_destroy(xhal_device_t device) {
   const xhal_plugin_dispatch_t* table = &device->plugin->table;
+  host_memory_release_all(device);
   if (device->staging_stream) table->stream_destroy(device->staging_stream);
   table->device_close(device->handle);
   pthread_mutex_destroy(&device->staging_lock);
+  pthread_mutex_destroy(&device->host_lock);
   object_free(device, OBJ_DEVICE);
 }
 

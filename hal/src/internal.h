@@ -72,6 +72,10 @@ struct xhal_device {
   /* Lazily made stream for host-staged copies (guarded by staging_lock). */
   pthread_mutex_t staging_lock;
   xhal_plugin_stream_t staging_stream;
+  /* Live xhal_host_alloc allocations (host_memory.c), guarded by
+   * host_lock. */
+  pthread_mutex_t host_lock;
+  struct host_alloc* host_allocs;
 };
 
 /* Validation layer: a point in a stream's submission order (1-based;
@@ -239,6 +243,9 @@ xhal_status_t plugin_result(const plugin_t* plugin, const char* entry,
 
 xhal_status_t device_check(xhal_device_t device, const char* what);
 void device_destroy(xhal_device_t device);
+/* Frees the device's host allocations still live, with a warning (at
+ * device destruction, before the plugin closes the device). */
+void host_memory_release_all(xhal_device_t device);
 
 /* ---------------------------------------------------------- buffers */
 

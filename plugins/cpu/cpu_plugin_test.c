@@ -210,7 +210,7 @@ START_TEST(test_query_and_table) {
                    XHAL_ERROR_INVALID_ARGUMENT);
   ck_assert_int_eq(query(XHAL_ABI_VERSION_MAJOR, 7, &table), XHAL_OK);
   ck_assert_ptr_eq(table, T);
-  ck_assert_uint_eq(T->struct_size, XHAL_PLUGIN_DISPATCH_SIZE_1_0);
+  ck_assert_uint_eq(T->struct_size, XHAL_PLUGIN_DISPATCH_SIZE_1_2);
   ck_assert_uint_eq(T->abi_major, XHAL_ABI_VERSION_MAJOR);
   ck_assert_str_eq(T->name, "cpu");
   ck_assert_ptr_nonnull(T->enqueue_host_func);

@@ -266,7 +266,8 @@ static int describe_device(struct xhal_plugin_context* ctx,
   clGetDeviceInfo(id, CL_DEVICE_QUEUE_PROPERTIES, sizeof(qprops), &qprops,
                   NULL);
 
-  p->capabilities = XHAL_CAP_HOST_VISIBLE_MEMORY | XHAL_CAP_HOST_FUNC;
+  p->capabilities =
+      XHAL_CAP_HOST_VISIBLE_MEMORY | XHAL_CAP_HOST_FUNC | XHAL_CAP_HOST_ALLOC;
   if (qprops & CL_QUEUE_PROFILING_ENABLE)
     p->capabilities |= XHAL_CAP_PROFILING | XHAL_CAP_STREAM_NO_TIMING;
   if (info->compiler) {

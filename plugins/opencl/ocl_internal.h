@@ -126,6 +126,9 @@ struct xhal_plugin_device {
   uint32_t has_tuned;
   ocl_tiles_t tuned[2];
   ocl_op_program_t progs[OCL_PROG_COUNT];
+  /* Live host allocations (ocl_hostmem.c), guarded by host_mu. */
+  pthread_mutex_t host_mu;
+  struct ocl_host_alloc* host;
 };
 
 /* ------------------------------------------------------------ buffers */
@@ -339,6 +342,13 @@ xhal_status_t ocl_buffer_map(xhal_plugin_device_t device,
                              uint64_t size, uint32_t map_flags, void** out_ptr);
 xhal_status_t ocl_buffer_unmap(xhal_plugin_device_t device,
                                xhal_plugin_buffer_t buffer, void* ptr);
+
+/* ocl_hostmem.c */
+xhal_status_t ocl_host_alloc(xhal_plugin_device_t device, uint64_t size,
+                             void** out_ptr);
+void ocl_host_free(xhal_plugin_device_t device, void* ptr);
+/* Frees what the host left (device_close). */
+void ocl_host_release_all(struct xhal_plugin_device* device);
 
 /* ocl_stream.c */
 void ocl_fail_release(ocl_fail_t* fail);

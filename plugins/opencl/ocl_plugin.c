@@ -100,11 +100,18 @@ static xhal_status_t ocl_device_open(xhal_plugin_context_t ctx, uint32_t index,
     return ocl_error(ctx, XHAL_ERROR_OUT_OF_MEMORY,
                      "opencl: device_open: cannot create a mutex");
   }
+  if (pthread_mutex_init(&dev->host_mu, NULL) != 0) {
+    pthread_mutex_destroy(&dev->prog_mu);
+    free(dev);
+    return ocl_error(ctx, XHAL_ERROR_OUT_OF_MEMORY,
+                     "opencl: device_open: cannot create a mutex");
+  }
   props[0] = CL_CONTEXT_PLATFORM;
   props[1] = (cl_context_properties)info->platform;
   props[2] = 0;
   dev->context = clCreateContext(props, 1, &info->id, NULL, NULL, &err);
   if (dev->context == NULL || err != CL_SUCCESS) {
+    pthread_mutex_destroy(&dev->host_mu);
     pthread_mutex_destroy(&dev->prog_mu);
     free(dev);
     return ocl_cl_error(ctx, err, "clCreateContext");
@@ -115,6 +122,7 @@ static xhal_status_t ocl_device_open(xhal_plugin_context_t ctx, uint32_t index,
   dev->aux = clCreateCommandQueue(dev->context, info->id, 0, &err);
   if (dev->aux == NULL || err != CL_SUCCESS) {
     clReleaseContext(dev->context);
+    pthread_mutex_destroy(&dev->host_mu);
     pthread_mutex_destroy(&dev->prog_mu);
     free(dev);
     return ocl_cl_error(ctx, err, "clCreateCommandQueue");
@@ -127,8 +135,10 @@ static xhal_status_t ocl_device_open(xhal_plugin_context_t ctx, uint32_t index,
 static void ocl_device_close(xhal_plugin_device_t dev) {
   if (dev == NULL) return;
   ocl_ops_release(dev);
+  ocl_host_release_all(dev);
   clReleaseCommandQueue(dev->aux);
   clReleaseContext(dev->context);
+  pthread_mutex_destroy(&dev->host_mu);
   pthread_mutex_destroy(&dev->prog_mu);
   free(dev);
 }
@@ -225,6 +235,8 @@ static const xhal_plugin_dispatch_t kDispatch = {
     .buffer_free = ocl_buffer_free,
     .buffer_map = ocl_buffer_map,
     .buffer_unmap = ocl_buffer_unmap,
+    .host_alloc = ocl_host_alloc,
+    .host_free = ocl_host_free,
     .stream_create = ocl_stream_create,
     .stream_destroy = ocl_stream_destroy,
     .stream_flush = ocl_stream_flush,

@@ -179,6 +179,31 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_map(xhal_buffer_t buffer,
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_buffer_unmap(xhal_buffer_t buffer,
                                                        void* ptr);
 
+/* ----------------------------------------------------------- host memory */
+
+/* Allocates `size` bytes of host memory for transfers with `device`. The
+ * host reads and writes it directly; on a device that claims
+ * XHAL_CAP_HOST_ALLOC it comes from the plugin (page-locked on a discrete
+ * GPU), so xhal_stream_enqueue_write/_read on the device's streams move it
+ * without the driver's staging copy. On other devices it is ordinary
+ * page-aligned host memory. Either way it is at least 64-byte aligned,
+ * works as the source or destination of any device's transfers, and is
+ * freed with xhal_host_free on the same device; what is left when the
+ * instance goes is freed then (with a warning in the log). Returns
+ * XHAL_ERROR_INVALID_ARGUMENT (out_ptr NULL, size 0),
+ * XHAL_ERROR_OUT_OF_RANGE (size past max_alloc_bytes on a device with
+ * XHAL_CAP_HOST_ALLOC, or past what the host can address),
+ * XHAL_ERROR_OUT_OF_MEMORY. */
+XHAL_API XHAL_MUST_USE xhal_status_t xhal_host_alloc(xhal_device_t device,
+                                                     uint64_t size,
+                                                     void** out_ptr);
+/* Frees an allocation of xhal_host_alloc on `device`; NULL is a no-op. No
+ * write or read that uses the memory may be pending. Returns
+ * XHAL_ERROR_INVALID_ARGUMENT when `ptr` is not a live allocation of this
+ * device (another device's, freed already, or never allocated); nothing
+ * is freed then. */
+XHAL_API xhal_status_t xhal_host_free(xhal_device_t device, void* ptr);
+
 /* ---------------------------------------------------------------- stream */
 
 /* Creates an in-order stream on `device`; the caller releases it. Release

@@ -29,6 +29,8 @@
 #ifndef XHAL_PLUGIN_H_
 #define XHAL_PLUGIN_H_
 
+#include <stddef.h>
+
 #include <xhal/xhal_types.h>
 
 #ifdef __cplusplus
@@ -281,10 +283,26 @@ typedef struct xhal_plugin_dispatch {
                                  const char* name,
                                  xhal_plugin_kernel_t* out_kernel);
   void (*kernel_destroy)(xhal_plugin_kernel_t kernel);
+
+  /* -- host memory (ABI 1.2) [optional: both or neither; a device that
+   *    claims XHAL_CAP_HOST_ALLOC needs them]
+   * host_alloc returns `size` bytes (size > 0) of host memory, aligned to
+   * at least 64 bytes, that the host reads and writes directly and that
+   * enqueue_write/enqueue_read of this device transfer from and to at the
+   * device's full rate (page-locked memory on a discrete GPU). Live
+   * allocations never overlap. The memory stays valid until host_free,
+   * which the host calls for every allocation before device_close, never
+   * while a transfer that uses it is pending, and never twice. */
+  xhal_status_t (*host_alloc)(xhal_plugin_device_t device, uint64_t size,
+                              void** out_ptr);
+  void (*host_free)(xhal_plugin_device_t device, void* ptr);
 } xhal_plugin_dispatch_t;
 
-/* Size of the ABI 1.0 table: the smallest table a 1.x host accepts. */
-#define XHAL_PLUGIN_DISPATCH_SIZE_1_0 \
+/* Size of the ABI 1.0 table (also 1.1's): the smallest table a 1.x host
+ * accepts. Entries past a plugin's struct_size are NULL to the host. */
+#define XHAL_PLUGIN_DISPATCH_SIZE_1_0 280u
+/* Size of the ABI 1.2 table, which added host_alloc and host_free. */
+#define XHAL_PLUGIN_DISPATCH_SIZE_1_2 \
   ((uint32_t)(sizeof(xhal_plugin_dispatch_t)))
 
 /* The one symbol a plugin exports.
@@ -317,7 +335,10 @@ _Static_assert(sizeof(xhal_launch_t) == 56, "launch layout");
 _Static_assert(sizeof(xhal_host_services_t) == 64, "host services layout");
 _Static_assert(sizeof(xhal_plugin_op_call_t) == 544, "plugin op call layout");
 _Static_assert(sizeof(xhal_plugin_op_impl_t) == 72, "plugin op impl layout");
-_Static_assert(sizeof(xhal_plugin_dispatch_t) == 280, "dispatch 1.0 layout");
+_Static_assert(offsetof(xhal_plugin_dispatch_t, host_alloc) ==
+                   XHAL_PLUGIN_DISPATCH_SIZE_1_0,
+               "dispatch 1.0 layout");
+_Static_assert(sizeof(xhal_plugin_dispatch_t) == 296, "dispatch 1.2 layout");
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,7 @@ extern "C" {
 /* ABI version spoken by these headers. A plugin and the host must agree on
  * the major version; a minor version only appends to tables and structs. */
 #define XHAL_ABI_VERSION_MAJOR 1u
-#define XHAL_ABI_VERSION_MINOR 1u
+#define XHAL_ABI_VERSION_MINOR 2u
 
 /* ---------------------------------------------------------------- status */
 
@@ -121,6 +121,11 @@ enum {
   /* stream_create accepts XHAL_STREAM_NO_TIMING and then leaves out the
    * per-command timestamps that event_elapsed needs. */
   XHAL_CAP_STREAM_NO_TIMING = 1u << 5,
+  /* The plugin allocates host memory for the device (host_alloc, ABI 1.2):
+   * memory its transfers use directly, page-locked on a discrete GPU, so
+   * writes and reads from it skip the driver's staging. Without the bit,
+   * xhal_host_alloc returns ordinary aligned host memory. */
+  XHAL_CAP_HOST_ALLOC = 1u << 6,
 };
 
 /* Stream creation flags (xhal_stream_create_with_flags; the plugin's

@@ -256,6 +256,12 @@ static const xhal_plugin_dispatch_t kAcmeDispatch = {
     .program_destroy = NULL,
     .kernel_create = NULL,
     .kernel_destroy = NULL,
+    /* ABI 1.2. Acme's device memory is host memory, so pinned host memory
+     * would buy nothing: libxhal serves xhal_host_alloc itself. A device
+     * with a DMA engine that reads page-locked memory directly implements
+     * both and claims XHAL_CAP_HOST_ALLOC. */
+    .host_alloc = NULL,
+    .host_free = NULL,
 };
 
 /* The one exported symbol. No allocation, threads or device access here:
