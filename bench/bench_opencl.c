@@ -17,6 +17,9 @@
  *                             each side over three contexts of its own;
  *   opencl.copy_*_ctx_spread  the slowest raw context against the fastest:
  *                             how far identical programs differ;
+ *   opencl.copy_*_pinned      the same transfers from and to page-locked
+ *                             host memory: xhal_host_alloc against a
+ *                             mapped CL_MEM_ALLOC_HOST_PTR buffer;
  *   opencl.matmul_f32_1024    the registry's matmul (GFLOPS), against
  *                             CLBlast's CLBlastSgemm.
  *
@@ -315,19 +318,50 @@ enum { kCopyContexts = 3 };
 
 typedef struct copy_ctx {
   xhal_instance_t instance; /* owned; NULL for the bench's own */
-  xhal_stream_t stream;     /* owned unless instance is NULL */
+  xhal_device_t device;
+  xhal_stream_t stream; /* owned unless instance is NULL */
   xhal_buffer_t buffer;
   raw_cl_t raw; /* owned when index > 0 */
   cl_mem mem;
+  /* Host memory of each side: the shared pageable block, or page-locked
+   * memory of this context (xhal_host_alloc; a mapped
+   * CL_MEM_ALLOC_HOST_PTR buffer on the raw side). */
+  uint8_t* xhost;
+  uint8_t* rhost;
+  cl_mem rpinned;
 } copy_ctx_t;
 
 static xhal_device_t opencl_device(xhal_instance_t instance);
 
-static int copy_ctx_open(copy_ctx_t* c, int index, hal_cl_t* hal,
-                         const raw_cl_t* raw) {
+/* Page-locked host memory for both sides of context `c`. */
+static int copy_ctx_pin(copy_ctx_t* c) {
   cl_int err = CL_SUCCESS;
-  xhal_device_t device = hal->device;
+  if (failed(xhal_host_alloc(c->device, kCopyBytes, (void**)&c->xhost),
+             "host_alloc")) {
+    c->xhost = NULL;
+    return -1;
+  }
+  c->rpinned = clCreateBuffer(c->raw.context,
+                              CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
+                              kCopyBytes, NULL, &err);
+  if (err != CL_SUCCESS || !c->rpinned) return -1;
+  c->rhost = clEnqueueMapBuffer(c->raw.queue, c->rpinned, CL_TRUE,
+                                CL_MAP_READ | CL_MAP_WRITE, 0, kCopyBytes, 0,
+                                NULL, NULL, &err);
+  if (err != CL_SUCCESS || !c->rhost) {
+    c->rhost = NULL;
+    return -1;
+  }
+  memset(c->xhost, 3, kCopyBytes);
+  memset(c->rhost, 3, kCopyBytes);
+  return 0;
+}
+
+static int copy_ctx_open(copy_ctx_t* c, int index, hal_cl_t* hal,
+                         const raw_cl_t* raw, uint8_t* pageable) {
+  cl_int err = CL_SUCCESS;
   memset(c, 0, sizeof(*c));
+  c->device = hal->device;
   if (index == 0) {
     c->stream = hal->stream;
     c->raw = *raw;
@@ -335,12 +369,12 @@ static int copy_ctx_open(copy_ctx_t* c, int index, hal_cl_t* hal,
     xhal_device_properties_t want, got;
     if (failed(xhal_instance_create(NULL, &c->instance), "instance_create"))
       return -1;
-    device = opencl_device(c->instance);
-    if (!device ||
+    c->device = opencl_device(c->instance);
+    if (!c->device ||
         failed(xhal_device_properties(hal->device, &want), "properties") ||
-        failed(xhal_device_properties(device, &got), "properties") ||
+        failed(xhal_device_properties(c->device, &got), "properties") ||
         strcmp(want.name, got.name) != 0 ||
-        failed(xhal_stream_create_with_flags(device, XHAL_STREAM_NO_TIMING,
+        failed(xhal_stream_create_with_flags(c->device, XHAL_STREAM_NO_TIMING,
                                              &c->stream),
                "stream_create_with_flags")) {
       return -1;
@@ -354,13 +388,24 @@ static int copy_ctx_open(copy_ctx_t* c, int index, hal_cl_t* hal,
   c->mem =
       clCreateBuffer(c->raw.context, CL_MEM_READ_WRITE, kCopyBytes, NULL, &err);
   if (err != CL_SUCCESS || !c->mem) return -1;
-  return failed(xhal_buffer_alloc(device, kCopyBytes, 0, &c->buffer),
-                "buffer_alloc")
-             ? -1
-             : 0;
+  if (failed(xhal_buffer_alloc(c->device, kCopyBytes, 0, &c->buffer),
+             "buffer_alloc"))
+    return -1;
+  if (!pageable) return copy_ctx_pin(c);
+  c->xhost = c->rhost = pageable;
+  return 0;
 }
 
 static void copy_ctx_close(copy_ctx_t* c) {
+  if (c->rpinned) {
+    if (c->rhost &&
+        clEnqueueUnmapMemObject(c->raw.queue, c->rpinned, c->rhost, 0, NULL,
+                                NULL) == CL_SUCCESS)
+      clFinish(c->raw.queue);
+    clReleaseMemObject(c->rpinned);
+    if (c->xhost && failed(xhal_host_free(c->device, c->xhost), "host_free"))
+      c->xhost = NULL;
+  }
   if (c->mem) clReleaseMemObject(c->mem);
   xhal_buffer_release(c->buffer);
   if (c->instance) {
@@ -383,24 +428,37 @@ static void context_range(double samples[kCopyContexts][32], int trials,
   }
 }
 
-static void copies(hal_cl_t* hal, raw_cl_t* raw) {
+/* The copy figures, from pageable host memory (one malloc'd block both
+ * sides share) or from page-locked memory of each context. */
+static void copies(hal_cl_t* hal, raw_cl_t* raw, int pinned) {
+  static const char* const kNames[2][2] = {
+      {"opencl.copy_d2h", "opencl.copy_h2d"},
+      {"opencl.copy_d2h_pinned", "opencl.copy_h2d_pinned"}};
   copy_ctx_t ctx[kCopyContexts];
   int opened = 0;
   int ok = 1;
-  uint8_t* host = malloc(kCopyBytes);
+  uint8_t* host = NULL;
+  if (!bench_wants(kNames[pinned][0]) && !bench_wants(kNames[pinned][1]))
+    return;
+  if (!pinned) {
+    host = malloc(kCopyBytes);
+    if (host) memset(host, 3, kCopyBytes);
+    ok = host != NULL;
+  }
   /* A context that fails half-way is still closed below. */
   while (ok && opened < kCopyContexts) {
-    ok = copy_ctx_open(&ctx[opened], opened, hal, raw) == 0;
+    ok = copy_ctx_open(&ctx[opened], opened, hal, raw, host) == 0;
     ++opened;
   }
-  if (!host || !ok) {
-    bench_skip("opencl.copy", "cannot open three contexts with 64 MiB each");
+  if (!ok) {
+    bench_skip(kNames[pinned][1],
+               "cannot open three contexts with 64 MiB (and its host "
+               "memory) each");
     goto done;
   }
-  memset(host, 3, kCopyBytes);
   const int trials = bench_trials(21, 3);
   for (int to_device = 1; to_device >= 0; --to_device) {
-    const char* name = to_device ? "opencl.copy_h2d" : "opencl.copy_d2h";
+    const char* name = kNames[pinned][to_device];
     const char* spread_name =
         to_device ? "opencl.copy_h2d_ctx_spread" : "opencl.copy_d2h_ctx_spread";
     if (!bench_wants(name)) continue;
@@ -414,8 +472,8 @@ static void copies(hal_cl_t* hal, raw_cl_t* raw) {
         int slot = (j + i + 2 * kCopyContexts) % (2 * kCopyContexts);
         copy_ctx_t* c = &ctx[slot % kCopyContexts];
         double t = slot < kCopyContexts
-                       ? hal_copy(c->stream, c->buffer, host, to_device)
-                       : raw_copy(&c->raw, c->mem, host, to_device);
+                       ? hal_copy(c->stream, c->buffer, c->xhost, to_device)
+                       : raw_copy(&c->raw, c->mem, c->rhost, to_device);
         if (isnan(t)) {
           bench_skip(name, "a transfer failed");
           goto done;
@@ -434,11 +492,16 @@ static void copies(hal_cl_t* hal, raw_cl_t* raw) {
       }
     }
     double raw_median = bench_median(rall, n);
-    bench_report(name, bench_median(xall, n), "GB/s",
-                 to_device ? "clEnqueueWriteBuffer + clFinish, same device"
-                           : "clEnqueueReadBuffer + clFinish, same device",
-                 raw_median, BENCH_HIGHER, (bench_target_t){.min_ratio = 0.95});
-    if (bench_wants(spread_name)) {
+    const char* what =
+        pinned ? (to_device ? "clEnqueueWriteBuffer from a mapped "
+                              "CL_MEM_ALLOC_HOST_PTR buffer + clFinish"
+                            : "clEnqueueReadBuffer into a mapped "
+                              "CL_MEM_ALLOC_HOST_PTR buffer + clFinish")
+               : (to_device ? "clEnqueueWriteBuffer + clFinish, same device"
+                            : "clEnqueueReadBuffer + clFinish, same device");
+    bench_report(name, bench_median(xall, n), "GB/s", what, raw_median,
+                 BENCH_HIGHER, (bench_target_t){.min_ratio = 0.95});
+    if (!pinned && bench_wants(spread_name)) {
       double lo, hi;
       context_range(rs, trials, &lo, &hi);
       bench_report(spread_name, lo, "GB/s",
@@ -596,7 +659,10 @@ void bench_opencl(xhal_instance_t instance) {
     bench_skip("opencl.", "the plugin cannot build an empty kernel");
   } else {
     if (bench_wants_prefix("opencl.launch")) launches(&hal, &raw);
-    if (bench_wants_prefix("opencl.copy")) copies(&hal, &raw);
+    if (bench_wants_prefix("opencl.copy")) {
+      copies(&hal, &raw, 0);
+      copies(&hal, &raw, 1);
+    }
 #ifdef XHAL_BENCH_CLBLAST
     if (bench_wants("opencl.matmul_f32_1024")) matmul(&hal, &raw);
 #else
