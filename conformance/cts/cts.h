@@ -242,6 +242,11 @@ void cts_ok(xhal_status_t got, const char* fmt, ...)
 
 /* Monotonic time in nanoseconds. */
 uint64_t cts_now_ns(void);
+/* How long a test waits for progress that needs no work of the device (an
+ * enqueue returning, a host function starting): a tenth of the test's
+ * timeout, 3 s at the default 30 s. A slow build (sanitizers) passes a
+ * longer --timeout and gets longer bounds with it. */
+uint32_t cts_progress_ms(const cts_ctx_t* ctx);
 void cts_sleep_ms(uint32_t ms);
 
 /* A deterministic generator seeded from the test (replay with --seed). */

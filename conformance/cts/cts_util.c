@@ -220,6 +220,14 @@ uint64_t cts_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint32_t cts_progress_ms(const cts_ctx_t* ctx) {
+  double scale = ctx->test->timeout_scale > 0 ? ctx->test->timeout_scale : 1.0;
+  double ms = ctx->options->timeout_s * scale * 100.0;
+  if (ms < 1000.0) ms = 1000.0;
+  if (ms > 600000.0) ms = 600000.0;
+  return (uint32_t)ms;
+}
+
 void cts_sleep_ms(uint32_t ms) {
   struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
   while (nanosleep(&ts, &ts) != 0) {

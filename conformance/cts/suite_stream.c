@@ -285,8 +285,10 @@ static void test_flush(cts_ctx_t* ctx) {
   flush_job_t call = {stream, XHAL_ERROR_INTERNAL};
   bounded_t b;
   cts_step("stream_flush with gated work");
-  if (!run_bounded(&b, flush_call, &call, 3000)) {
-    cts_fail("stream_flush waited for pending work (blocked more than 3 s)");
+  const uint32_t bound = cts_progress_ms(ctx);
+  if (!run_bounded(&b, flush_call, &call, bound)) {
+    cts_fail("stream_flush waited for pending work (blocked more than %.1f s)",
+             bound / 1000.0);
   }
   cts_ok(call.status, "stream_flush");
   cts_gate_open(gate);
@@ -374,10 +376,12 @@ static void test_enqueue_async(cts_ctx_t* ctx) {
   enqueue_job_t job = {stream, buf, data, XHAL_ERROR_INTERNAL};
   bounded_t b;
   cts_step("enqueueing 40 operations behind a blocked host function");
-  int finished = run_bounded(&b, enqueue_many, &job, 3000);
+  const uint32_t bound = cts_progress_ms(ctx);
+  int finished = run_bounded(&b, enqueue_many, &job, bound);
   cts_check(finished,
             "enqueueing behind a blocked host function blocked the caller "
-            "(more than 3 s)");
+            "(more than %.1f s)",
+            bound / 1000.0);
   cts_ok(job.status, "enqueue behind a blocked host function");
   cts_gate_open(gate);
   uint8_t back[1024];
@@ -415,8 +419,10 @@ static void test_independent_streams(cts_ctx_t* ctx) {
   xhal_buffer_t buf = cts_buffer(ctx, dev, 64, 0);
   cts_gate_t* gate = cts_gate_new();
   cts_ok(xhal_stream_enqueue_host_func(blocked, cts_gate_func, gate), "gate");
-  cts_check(cts_gate_wait_reached(gate, 3000),
-            "the gated stream did not start its host function in 3 s");
+  const uint32_t bound = cts_progress_ms(ctx);
+  cts_check(cts_gate_wait_reached(gate, bound),
+            "the gated stream did not start its host function in %.1f s",
+            bound / 1000.0);
   side_job_t job;
   memset(&job, 0, sizeof(job));
   job.stream = free_stream;
@@ -424,10 +430,11 @@ static void test_independent_streams(cts_ctx_t* ctx) {
   cts_rand_bytes(ctx, job.in, sizeof(job.in));
   bounded_t b;
   cts_step("work on a second stream while the first is blocked");
-  int finished = run_bounded(&b, side_work, &job, 3000);
+  int finished = run_bounded(&b, side_work, &job, bound);
   cts_check(finished,
             "a stream blocked in a host function held back another stream "
-            "(no progress in 3 s)");
+            "(no progress in %.1f s)",
+            bound / 1000.0);
   cts_ok(job.status, "work on the second stream");
   cts_check(memcmp(job.in, job.out, 64) == 0,
             "the second stream read back other bytes");
