@@ -326,6 +326,7 @@ typedef struct copy_ctx {
   /* Host memory of each side: the shared pageable block, or page-locked
    * memory of this context (xhal_host_alloc; a mapped
    * CL_MEM_ALLOC_HOST_PTR buffer on the raw side). */
+  int pinned;
   uint8_t* xhost;
   uint8_t* rhost;
   cl_mem rpinned;
@@ -336,11 +337,10 @@ static xhal_device_t opencl_device(xhal_instance_t instance);
 /* Page-locked host memory for both sides of context `c`. */
 static int copy_ctx_pin(copy_ctx_t* c) {
   cl_int err = CL_SUCCESS;
+  c->pinned = 1;
   if (failed(xhal_host_alloc(c->device, kCopyBytes, (void**)&c->xhost),
-             "host_alloc")) {
-    c->xhost = NULL;
+             "host_alloc"))
     return -1;
-  }
   c->rpinned = clCreateBuffer(c->raw.context,
                               CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
                               kCopyBytes, NULL, &err);
@@ -397,14 +397,12 @@ static int copy_ctx_open(copy_ctx_t* c, int index, hal_cl_t* hal,
 }
 
 static void copy_ctx_close(copy_ctx_t* c) {
-  if (c->rpinned) {
-    if (c->rhost &&
-        clEnqueueUnmapMemObject(c->raw.queue, c->rpinned, c->rhost, 0, NULL,
-                                NULL) == CL_SUCCESS)
+  if (c->pinned) {
+    if (c->rhost && clEnqueueUnmapMemObject(c->raw.queue, c->rpinned, c->rhost,
+                                            0, NULL, NULL) == CL_SUCCESS)
       clFinish(c->raw.queue);
-    clReleaseMemObject(c->rpinned);
-    if (c->xhost && failed(xhal_host_free(c->device, c->xhost), "host_free"))
-      c->xhost = NULL;
+    if (c->rpinned) clReleaseMemObject(c->rpinned);
+    if (c->xhost) (void)failed(xhal_host_free(c->device, c->xhost), "host_free");
   }
   if (c->mem) clReleaseMemObject(c->mem);
   xhal_buffer_release(c->buffer);

@@ -247,6 +247,9 @@ uint64_t cts_now_ns(void);
  * timeout, 3 s at the default 30 s. A slow build (sanitizers) passes a
  * longer --timeout and gets longer bounds with it. */
 uint32_t cts_progress_ms(const cts_ctx_t* ctx);
+/* A planned test's timeout in seconds: --timeout times its scale. */
+double cts_test_timeout_s(const cts_planned_t* test,
+                          const cts_options_t* options);
 void cts_sleep_ms(uint32_t ms);
 
 /* A deterministic generator seeded from the test (replay with --seed). */

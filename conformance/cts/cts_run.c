@@ -231,8 +231,8 @@ static void run_one(cts_plugin_run_t* run, uint32_t index,
   memset(step_page, 0, kStepPageSize);
   Suite* suite = suite_create("xhal-cts");
   TCase* tc = tcase_create(t->name);
-  double scale = t->timeout_scale > 0 ? t->timeout_scale : 1.0;
-  tcase_set_timeout(tc, options->timeout_s * scale);
+  const double timeout_s = cts_test_timeout_s(t, options);
+  tcase_set_timeout(tc, timeout_s);
   tcase_add_loop_test(tc, cts_trampoline, (int)index, (int)index + 1);
   suite_add_tcase(suite, tc);
   SRunner* sr = srunner_create(suite);
@@ -266,7 +266,7 @@ static void run_one(cts_plugin_run_t* run, uint32_t index,
       char what[160];
       if (strstr(msg, "timeout")) {
         snprintf(what, sizeof(what), "timed out after %.1f s (hang?)",
-                 options->timeout_s * scale);
+                 timeout_s);
       } else {
         snprintf(what, sizeof(what), "%.150s", msg);
       }

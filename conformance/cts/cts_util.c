@@ -220,9 +220,14 @@ uint64_t cts_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+double cts_test_timeout_s(const cts_planned_t* test,
+                          const cts_options_t* options) {
+  return options->timeout_s *
+         (test->timeout_scale > 0 ? test->timeout_scale : 1.0);
+}
+
 uint32_t cts_progress_ms(const cts_ctx_t* ctx) {
-  double scale = ctx->test->timeout_scale > 0 ? ctx->test->timeout_scale : 1.0;
-  double ms = ctx->options->timeout_s * scale * 100.0;
+  double ms = cts_test_timeout_s(ctx->test, ctx->options) * 100.0;
   if (ms < 1000.0) ms = 1000.0;
   if (ms > 600000.0) ms = 600000.0;
   return (uint32_t)ms;
