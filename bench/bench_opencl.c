@@ -341,9 +341,9 @@ static int copy_ctx_pin(copy_ctx_t* c) {
   if (failed(xhal_host_alloc(c->device, kCopyBytes, (void**)&c->xhost),
              "host_alloc"))
     return -1;
-  c->rpinned = clCreateBuffer(c->raw.context,
-                              CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
-                              kCopyBytes, NULL, &err);
+  c->rpinned =
+      clCreateBuffer(c->raw.context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
+                     kCopyBytes, NULL, &err);
   if (err != CL_SUCCESS || !c->rpinned) return -1;
   c->rhost = clEnqueueMapBuffer(c->raw.queue, c->rpinned, CL_TRUE,
                                 CL_MAP_READ | CL_MAP_WRITE, 0, kCopyBytes, 0,
@@ -402,7 +402,8 @@ static void copy_ctx_close(copy_ctx_t* c) {
                                             0, NULL, NULL) == CL_SUCCESS)
       clFinish(c->raw.queue);
     if (c->rpinned) clReleaseMemObject(c->rpinned);
-    if (c->xhost) (void)failed(xhal_host_free(c->device, c->xhost), "host_free");
+    if (c->xhost)
+      (void)failed(xhal_host_free(c->device, c->xhost), "host_free");
   }
   if (c->mem) clReleaseMemObject(c->mem);
   xhal_buffer_release(c->buffer);

@@ -521,15 +521,15 @@ static void test_host_alloc(cts_ctx_t* ctx) {
     }
   }
   /* Every byte is the host's: fill all, then check all. */
-  for (int i = 0; i < kCount; ++i)
-    memset(ptr[i], 0x11 * (i + 1), sizes[i]);
+  for (int i = 0; i < kCount; ++i) memset(ptr[i], 0x11 * (i + 1), sizes[i]);
   for (int i = 0; i < kCount; ++i) {
     for (uint64_t k = 0; k < sizes[i]; ++k) {
       if (ptr[i][k] != (uint8_t)(0x11 * (i + 1))) {
-        cts_fail("byte %llu of host allocation %d (%llu bytes) is 0x%02x "
-                 "after the others were filled, want 0x%02x",
-                 (unsigned long long)k, i, (unsigned long long)sizes[i],
-                 ptr[i][k], (uint8_t)(0x11 * (i + 1)));
+        cts_fail(
+            "byte %llu of host allocation %d (%llu bytes) is 0x%02x "
+            "after the others were filled, want 0x%02x",
+            (unsigned long long)k, i, (unsigned long long)sizes[i], ptr[i][k],
+            (uint8_t)(0x11 * (i + 1)));
       }
     }
   }
@@ -591,8 +591,7 @@ static void test_host_alloc_api(cts_ctx_t* ctx) {
   uint8_t not_ours[64];
   cts_expect(xhal_host_free(dev, not_ours), XHAL_ERROR_INVALID_ARGUMENT,
              "xhal_host_free of memory xhal_host_alloc did not return");
-  cts_expect(xhal_host_free(dev, (uint8_t*)a + 64),
-             XHAL_ERROR_INVALID_ARGUMENT,
+  cts_expect(xhal_host_free(dev, (uint8_t*)a + 64), XHAL_ERROR_INVALID_ARGUMENT,
              "xhal_host_free of a pointer inside an allocation");
   cts_ok(xhal_host_free(dev, NULL), "xhal_host_free(NULL)");
   cts_ok(xhal_host_free(dev, a), "xhal_host_free(a)");

@@ -393,8 +393,8 @@ static xhal_status_t f_host_alloc(xhal_plugin_device_t dev, uint64_t size,
     return XHAL_OK;
   }
 #endif
-  uint8_t* p = ctx->host.alloc_aligned(ctx->host.host_context,
-                                       size + kMisalign, kAlignment);
+  uint8_t* p = ctx->host.alloc_aligned(ctx->host.host_context, size + kMisalign,
+                                       kAlignment);
   if (!p) return faulty_fail(ctx, XHAL_ERROR_OUT_OF_MEMORY, "no host memory");
   *out = p + kMisalign;
   return XHAL_OK;

@@ -101,8 +101,7 @@ XHAL_API xhal_status_t xhal_host_alloc(xhal_device_t device, uint64_t size,
   }
   struct host_alloc* rec = calloc(1, sizeof(*rec));
   if (!rec) {
-    return error_set(XHAL_ERROR_OUT_OF_MEMORY,
-                     "host allocation record failed");
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY, "host allocation record failed");
   }
   if (from_plugin) {
     status = plugin_host_alloc(device, size, &rec->ptr);
@@ -110,11 +109,10 @@ XHAL_API xhal_status_t xhal_host_alloc(xhal_device_t device, uint64_t size,
       free(rec);
       return status;
     }
-  } else if (posix_memalign(&rec->ptr, HOST_FALLBACK_ALIGNMENT,
-                            (size_t)size) != 0) {
+  } else if (posix_memalign(&rec->ptr, HOST_FALLBACK_ALIGNMENT, (size_t)size) !=
+             0) {
     free(rec);
-    return error_set(XHAL_ERROR_OUT_OF_MEMORY,
-                     "no host memory for %llu bytes",
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY, "no host memory for %llu bytes",
                      (unsigned long long)size);
   }
   rec->size = size;

@@ -76,8 +76,8 @@ START_TEST(test_bad_input) {
   ck_assert_ptr_null(p);
   ck_assert_status_msg(xhal_host_alloc(g_device, 64, NULL),
                        XHAL_ERROR_INVALID_ARGUMENT, "out_ptr");
-  ck_assert_status_msg(xhal_host_alloc(NULL, 64, &p),
-                       XHAL_ERROR_INVALID_HANDLE, "device");
+  ck_assert_status_msg(xhal_host_alloc(NULL, 64, &p), XHAL_ERROR_INVALID_HANDLE,
+                       "device");
   ck_assert_status_msg(xhal_host_alloc(g_device, UINT64_MAX, &p),
                        XHAL_ERROR_OUT_OF_RANGE, "address");
   ck_assert_status_msg(xhal_host_free(NULL, p), XHAL_ERROR_INVALID_HANDLE,

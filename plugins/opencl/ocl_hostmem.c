@@ -52,16 +52,16 @@ xhal_status_t ocl_host_alloc(xhal_plugin_device_t dev, uint64_t size,
   if (a == NULL)
     return ocl_error(dev->ctx, XHAL_ERROR_OUT_OF_MEMORY,
                      "opencl: host_alloc: out of host memory");
-  a->mem = clCreateBuffer(dev->context,
-                          CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
-                          (size_t)size, NULL, &err);
+  a->mem =
+      clCreateBuffer(dev->context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
+                     (size_t)size, NULL, &err);
   if (a->mem == NULL || err != CL_SUCCESS) {
     free(a);
     return ocl_cl_error(dev->ctx, err, "clCreateBuffer(CL_MEM_ALLOC_HOST_PTR)");
   }
-  a->ptr = clEnqueueMapBuffer(dev->aux, a->mem, CL_TRUE,
-                              CL_MAP_READ | CL_MAP_WRITE, 0, (size_t)size, 0,
-                              NULL, NULL, &err);
+  a->ptr =
+      clEnqueueMapBuffer(dev->aux, a->mem, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
+                         0, (size_t)size, 0, NULL, NULL, &err);
   if (a->ptr == NULL || err != CL_SUCCESS) {
     clReleaseMemObject(a->mem);
     free(a);
