@@ -11,7 +11,7 @@
 
 /* Defaults describe a small inference NPU: a 128 x 128 array at 1 GHz,
  * 8 MiB of scratchpad (enough for double-buffered 512-wide f32 tiles) and
- * 512 MiB of DRAM, which calloc commits lazily. */
+ * 512 MiB of DRAM, mapped lazily (pages cost memory once written). */
 void npusim_config_default(npusim_config_t* c) {
   memset(c, 0, sizeof(*c));
   c->rows = 128;

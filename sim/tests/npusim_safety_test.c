@@ -4,10 +4,12 @@
  * command words never reach memory outside the model (run it under ASan).
  */
 #include <check.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "npusim/npusim.h"
+#include "npusim_internal.h"
 #include "npusim_runner.h"
 
 static void small_config(npusim_config_t* cfg) {
@@ -320,6 +322,30 @@ START_TEST(random_commands_stay_inside_the_model) {
 }
 END_TEST
 
+/* DRAM is fenced by an inaccessible page on each side: a model bug that
+ * runs off either end faults at once instead of corrupting the host. The
+ * sanitizers' SIGSEGV handlers would turn the fault into an exit, so the
+ * test puts the default action back first (Check runs it in a child). */
+static void touch_dram(long offset) {
+  npusim_config_t cfg;
+  npusim_t* sim = NULL;
+  npusim_config_default(&cfg);
+  cfg.dram_bytes = 256u << 10;
+  ck_assert_int_eq(npusim_create(&cfg, &sim), NPUSIM_OK);
+  volatile uint8_t* dram = sim->dram;
+  dram[0] = 1; /* the ends themselves are memory */
+  dram[cfg.dram_bytes - 1] = 1;
+  signal(SIGSEGV, SIG_DFL);
+  dram[offset < 0 ? offset : (long)cfg.dram_bytes + offset] = 1;
+  npusim_destroy(sim); /* not reached */
+}
+
+START_TEST(dram_overrun_faults) { touch_dram(0); }
+END_TEST
+
+START_TEST(dram_underrun_faults) { touch_dram(-1); }
+END_TEST
+
 static int accept_driver_keys(void* user, const char* key, const char* value) {
   (void)value;
   ++*(int*)user;
@@ -389,6 +415,8 @@ static Suite* safety_suite(void) {
   tcase_add_test(tc, injected_device_lost);
   tcase_add_loop_test(tc, random_commands_stay_inside_the_model, 0, 8);
   tcase_add_test(tc, config_file_format);
+  tcase_add_test_raise_signal(tc, dram_overrun_faults, SIGSEGV);
+  tcase_add_test_raise_signal(tc, dram_underrun_faults, SIGSEGV);
   suite_add_tcase(s, tc);
   return s;
 }
