@@ -87,10 +87,10 @@ static void vexpect(xhal_status_t got, xhal_status_t want, const char* fmt,
   xhal_status_t plugin_status = XHAL_OK;
   const char* plugin_msg = cts_direct_last_message(&plugin_status);
   const char* hal_msg = xhal_last_error();
-  cts_fail("%s: got %s, want %s%s%s%s%s", what, xhal_status_name(got),
+  cts_fail("%s: got %s, want %s%s%s%s%s%.300s%s", what, xhal_status_name(got),
            xhal_status_name(want), hal_msg[0] ? " (libxhal: " : "", hal_msg,
-           hal_msg[0] ? ")" : "",
-           plugin_msg[0] ? " (plugin message seen by the CTS host)" : "");
+           hal_msg[0] ? ")" : "", plugin_msg[0] ? " (plugin: " : "",
+           plugin_msg, plugin_msg[0] ? ")" : "");
 }
 
 void cts_expect(xhal_status_t got, xhal_status_t want, const char* fmt, ...) {
