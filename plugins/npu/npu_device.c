@@ -76,6 +76,7 @@ typedef struct npu_dev_private {
   irq_relay_t irq;
   uint64_t wd_head;
   uint64_t wd_since;
+  uint64_t wd_pass; /* when the service thread last looked */
   int wd_aborted;
   uint64_t window_fence_unbound;
 } npu_dev_private_t;
@@ -193,11 +194,16 @@ static void handle_fault(npu_dev_t* dev) {
 
 /* The hang watchdog: a command that makes no progress for watchdog_ms is
  * aborted; if the abort does not take effect either, the device is lost.
- * mu held. */
+ * Only time it watched counts: after a gap between two looks of half the
+ * limit, and at least a quarter second (the service thread looks every
+ * 20 ms unless it starved on a loaded host), it starts over. mu held. */
 static void watchdog(npu_dev_t* dev, uint64_t status, uint64_t head) {
   npu_dev_private_t* p = priv(dev);
   uint64_t t = now_ns(), limit = (uint64_t)dev->ctx->watchdog_ms * 1000000ull;
-  if (status != NPUSIM_STATUS_BUSY || head != p->wd_head) {
+  uint64_t max_gap = limit / 2 > 250000000ull ? limit / 2 : 250000000ull;
+  int unwatched = t - p->wd_pass > max_gap;
+  p->wd_pass = t;
+  if (status != NPUSIM_STATUS_BUSY || head != p->wd_head || unwatched) {
     p->wd_head = head;
     p->wd_since = t;
     p->wd_aborted = 0;
@@ -242,7 +248,7 @@ static void service(npu_dev_t* dev) {
     watchdog(dev, status, head);
   } else {
     priv(dev)->wd_head = head;
-    priv(dev)->wd_since = now_ns();
+    priv(dev)->wd_since = priv(dev)->wd_pass = now_ns();
   }
   gc_windows(dev, npusim_reg_read(dev->sim, NPUSIM_REG_FENCE));
 }
@@ -914,6 +920,10 @@ xhal_status_t npu_dev_open(npu_ctx_t* ctx, npu_dev_t** out) {
   if (!p) return XHAL_ERROR_OUT_OF_MEMORY;
   dev = &p->pub;
   dev->ctx = ctx;
+  /* The watchdog times the command at the ring's head from when it first
+   * saw that head; at open that is now, not time 0 (which made a first
+   * command still running at the watchdog's first look a "hang"). */
+  p->wd_since = p->wd_pass = now_ns();
   dev->next_fence = 1;
   dev->next_stream_id = 1;
   pthread_mutex_init(&dev->submit_mu, NULL);

@@ -737,6 +737,29 @@ START_TEST(injected_hang_is_caught_by_the_watchdog) {
 }
 END_TEST
 
+/* The watchdog times a command from when it first sees it running. A
+ * device whose first command is still running at the watchdog's first
+ * look (a large transfer right after open) must not count from time 0. */
+START_TEST(first_command_is_not_taken_for_a_hang) {
+  enum { kBytes = 256u << 20 };
+  xhal_plugin_stream_t s;
+  xhal_plugin_buffer_t a;
+  uint8_t* host = malloc(kBytes);
+  ck_assert_ptr_nonnull(host);
+  memset(host, 7, kBytes);
+  th_config("first", "driver.watchdog_ms = 60000\n");
+  th_open();
+  s = new_stream();
+  a = alloc_buf(kBytes);
+  ck_assert_int_eq(D()->enqueue_write(s, a, 0, host, kBytes), XHAL_OK);
+  ck_assert_int_eq(D()->stream_synchronize(s), XHAL_OK);
+  D()->buffer_free(g_host.dev, a);
+  D()->stream_destroy(s);
+  th_close();
+  free(host);
+}
+END_TEST
+
 START_TEST(injected_device_loss) {
   xhal_plugin_stream_t s;
   xhal_plugin_buffer_t a;
@@ -820,6 +843,7 @@ static Suite* npu_suite(void) {
   tcase_set_timeout(faults, 60);
   tcase_add_test(faults, injected_dma_fault_fails_event);
   tcase_add_test(faults, injected_hang_is_caught_by_the_watchdog);
+  tcase_add_test(faults, first_command_is_not_taken_for_a_hang);
   tcase_add_test(faults, injected_device_loss);
   tcase_add_test(faults, bad_config_fails_init);
   suite_add_tcase(s, basic);
