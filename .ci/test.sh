@@ -24,13 +24,7 @@ cmake -S . -B "$ASAN" -DCMAKE_BUILD_TYPE=Debug -DXHAL_SANITIZE="address;undefine
 cmake --build "$ASAN" -j"$JOBS"
 # The faulty-plugin tests prove the suite's verdicts, not memory safety,
 # and the SDK tests install and rebuild; the plain build runs both.
-# use_sigaltstack=0: PoCL compiles kernels with LLVM in the calling
-# thread, and LLVM swaps in a malloc'ed signal stack when ASan's is
-# smaller than it wants (on AVX-512 hosts); ASan then tries to munmap
-# that heap block at thread exit and aborts the process ("unable to
-# unmap"; fixed upstream by llvm/llvm-project#179000, not in Debian 12's
-# GCC 12 runtime).
-(cd "$ASAN" && ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 \
+(cd "$ASAN" && ASAN_OPTIONS=detect_leaks=1 \
   LSAN_OPTIONS=suppressions=$PWD/../plugins/opencl/lsan.supp \
   CK_TIMEOUT_MULTIPLIER=4 ctest -j"$JOBS" --output-on-failure -E '^(cts_faulty_|sdk_)')
 

@@ -17,6 +17,15 @@ function(xhal_target_defaults target)
   if(XHAL_SANITIZE_FLAGS)
     target_link_options(${target} PRIVATE ${XHAL_SANITIZE_FLAGS})
   endif()
+  # ASan's defaults for every program of the build (cmake/asan_defaults.c).
+  get_target_property(_xhal_type ${target} TYPE)
+  if("address" IN_LIST XHAL_SANITIZE AND _xhal_type STREQUAL "EXECUTABLE")
+    target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/cmake/asan_defaults.c)
+    # GCC's ASan runtime is a shared library: it finds the program's
+    # definition only in the dynamic symbol table.
+    target_link_options(${target} PRIVATE
+      -Wl,--export-dynamic-symbol=__asan_default_options)
+  endif()
 endfunction()
 
 # xhal_add_plugin(NAME SOURCES src... [LIBS lib...])
