@@ -89,8 +89,8 @@ static void vexpect(xhal_status_t got, xhal_status_t want, const char* fmt,
   const char* hal_msg = xhal_last_error();
   cts_fail("%s: got %s, want %s%s%s%s%s%.300s%s", what, xhal_status_name(got),
            xhal_status_name(want), hal_msg[0] ? " (libxhal: " : "", hal_msg,
-           hal_msg[0] ? ")" : "", plugin_msg[0] ? " (plugin: " : "",
-           plugin_msg, plugin_msg[0] ? ")" : "");
+           hal_msg[0] ? ")" : "", plugin_msg[0] ? " (plugin: " : "", plugin_msg,
+           plugin_msg[0] ? ")" : "");
 }
 
 void cts_expect(xhal_status_t got, xhal_status_t want, const char* fmt, ...) {
