@@ -145,21 +145,29 @@ static void ocl_device_close(xhal_plugin_device_t dev) {
 
 /* ------------------------------------------------------------ context */
 
-/* Keeps the OpenCL ICD loader (and so the vendor runtimes it loaded)
- * mapped for the life of the process. Hosts unload plugins when an
- * instance goes away; the loader would go with us, but neither it nor
- * vendor runtimes support being unloaded while their threads and global
- * tables live, and a later instance would load and initialise them all
- * over again. Marking the already-loaded library RTLD_NODELETE pins it
- * without loading anything. */
-static void pin_icd_loader(void) {
+/* Marks the already-loaded library holding `addr` RTLD_NODELETE, so that
+ * dlclose no longer unmaps it; loads nothing. */
+static void pin_library_of(const void* addr) {
   Dl_info info;
   void* handle;
-  if (dladdr((void*)(uintptr_t)&clGetPlatformIDs, &info) == 0 ||
-      info.dli_fname == NULL)
-    return;
+  if (dladdr(addr, &info) == 0 || info.dli_fname == NULL) return;
   handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
   if (handle != NULL) dlclose(handle);
+}
+
+/* Keeps the OpenCL ICD loader (and so the vendor runtimes it loaded) and
+ * this plugin mapped for the life of the process. Hosts unload plugins
+ * when an instance goes away. Neither the loader nor vendor runtimes
+ * support being unloaded while their threads and global tables live, and
+ * a later instance would load and initialise them all over again. The
+ * plugin itself must stay because the runtime calls it back on its own
+ * threads (clSetEventCallback, ocl_event.c): OpenCL has no call that
+ * removes a callback or waits for one to return, so a callback that has
+ * woken its waiter may still be running plugin code when the host
+ * unloads the plugin. */
+static void pin_libraries(void) {
+  pin_library_of((const void*)(uintptr_t)&clGetPlatformIDs);
+  pin_library_of((const void*)(uintptr_t)&pin_libraries);
 }
 
 /* XHAL_OPENCL_GEMM_TILES="TSM,TSN,TSK,WPTM,WPTN" replaces the first
@@ -194,7 +202,7 @@ static xhal_status_t ocl_init(const xhal_host_services_t* host,
                   ? host->struct_size
                   : (uint32_t)sizeof(ctx->host);
   memcpy(&ctx->host, host, copy_size);
-  pin_icd_loader();
+  pin_libraries();
   ocl_cache_dir_init(ctx);
   tuning_env_init(ctx);
   status = ocl_enumerate(ctx);

@@ -2,11 +2,13 @@
  * ocl_runtime_test.c - the OpenCL plugin's runtime through libxhal:
  * device properties, buffers and mapping, transfers at odd sizes and
  * offsets, fills, stream order with host functions, events (timeouts,
- * elapsed time, cross-stream waits) and failure propagation.
+ * elapsed time, cross-stream waits), failure propagation, and unloading
+ * while the OpenCL runtime may still be calling the plugin back.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* RTLD_NOLOAD */
 
 #include <check.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -647,6 +649,55 @@ START_TEST(test_threads_streams) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ unloading */
+
+/* One instance's life: a wait that sleeps until the OpenCL runtime's own
+ * thread completes the marker and calls the plugin back, then the
+ * instance goes away and unloads the plugin at once. */
+static void wait_then_unload(void) {
+  enum { kSize = 8 << 20 };
+  xhal_instance_t inst = ocl_test_instance();
+  xhal_device_t dev = ocl_test_device(inst);
+  xhal_stream_t s = ocl_test_stream(dev);
+  xhal_event_t e = ocl_test_event(dev);
+  xhal_buffer_t a = ocl_test_buffer(dev, kSize, 0);
+  xhal_buffer_t b = ocl_test_buffer(dev, kSize, 0);
+  uint8_t* data = calloc(1, kSize);
+  ck_assert_ptr_nonnull(data);
+  ck_assert_int_eq(xhal_stream_enqueue_write(s, a, 0, data, kSize), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_copy(s, a, 0, b, 0, kSize), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_record_event(s, e), XHAL_OK);
+  ck_assert_msg(xhal_event_wait(e, 10000000000ull) == XHAL_OK, "%s",
+                xhal_last_error());
+  xhal_event_release(e);
+  xhal_stream_release(s);
+  xhal_buffer_release(a);
+  xhal_buffer_release(b);
+  xhal_instance_release(inst);
+  free(data);
+}
+
+/* The runtime calls the plugin back on threads of its own, and OpenCL
+ * cannot take a callback back or wait for one to return: the plugin
+ * stays mapped after the last host unloads it. */
+START_TEST(test_stays_mapped_after_unload) {
+  void* handle;
+  wait_then_unload();
+  handle = dlopen(XHAL_OPENCL_PLUGIN_PATH, RTLD_NOW | RTLD_NOLOAD);
+  ck_assert_msg(handle != NULL,
+                "the plugin was unmapped when its last instance went away");
+  dlclose(handle);
+}
+END_TEST
+
+/* Unloading right after a wait the runtime's callback ended, many times:
+ * a callback still returning into an unmapped plugin crashes the test. */
+START_TEST(test_unload_after_callback_wait) {
+  int i;
+  for (i = 0; i < 40; ++i) wait_then_unload();
+}
+END_TEST
+
 static Suite* runtime_suite(void) {
   Suite* s = suite_create("opencl_runtime");
   TCase* tc = tcase_create("runtime");
@@ -670,6 +721,11 @@ static Suite* runtime_suite(void) {
   tcase_add_test(tc, test_failure_crosses_streams);
   tcase_add_test(tc, test_stream_release_waits);
   tcase_add_test(tc, test_threads_streams);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("unload");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_stays_mapped_after_unload);
+  tcase_add_test(tc, test_unload_after_callback_wait);
   suite_add_tcase(s, tc);
   return s;
 }
