@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <xhal/xhal.h>
+#include <xhal/xhal_plugin.h>
 
 #define OFF(type, field) ((long)offsetof(type, field))
 

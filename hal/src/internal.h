@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <xhal/xhal.h>
+#include <xhal/xhal_plugin.h>
 
 #include "error.h"
 #include "trace.h"

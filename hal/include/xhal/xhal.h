@@ -26,27 +26,12 @@
 #ifndef XHAL_H_
 #define XHAL_H_
 
-#include <xhal/xhal_plugin.h>
+#include <xhal/xhal_handles.h>
 #include <xhal/xhal_types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define XHAL_API __attribute__((visibility("default")))
-#else
-#define XHAL_API
-#endif
-
-typedef struct xhal_instance* xhal_instance_t;
-typedef struct xhal_device* xhal_device_t;
-typedef struct xhal_buffer* xhal_buffer_t;
-typedef struct xhal_stream* xhal_stream_t;
-typedef struct xhal_event* xhal_event_t;
-typedef struct xhal_program* xhal_program_t;
-typedef struct xhal_kernel* xhal_kernel_t;
-typedef struct xhal_op_impl* xhal_op_impl_t;
 
 /* Wait forever. */
 #define XHAL_TIMEOUT_INFINITE UINT64_MAX

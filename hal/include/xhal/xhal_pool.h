@@ -33,7 +33,8 @@
 #ifndef XHAL_POOL_H_
 #define XHAL_POOL_H_
 
-#include <xhal/xhal.h>
+#include <xhal/xhal_handles.h>
+#include <xhal/xhal_types.h>
 
 #ifdef __cplusplus
 extern "C" {

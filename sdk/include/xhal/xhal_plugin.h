@@ -103,13 +103,6 @@ typedef struct xhal_plugin_op_impl {
 
 /* ------------------------------------------------------ custom kernels */
 
-typedef uint32_t xhal_kernel_arg_kind_t;
-enum {
-  XHAL_KERNEL_ARG_BUFFER = 1, /* a buffer range */
-  XHAL_KERNEL_ARG_SCALAR = 2, /* `size` bytes at `value` */
-  XHAL_KERNEL_ARG_LOCAL = 3,  /* `size` bytes of work-group local memory */
-};
-
 /* One kernel argument, passed at launch (no stateful set-arg calls). */
 typedef struct xhal_plugin_kernel_arg {
   xhal_kernel_arg_kind_t kind;
@@ -119,14 +112,6 @@ typedef struct xhal_plugin_kernel_arg {
   uint64_t offset;             /* buffer args: byte offset of the range */
   uint64_t range;              /* buffer args: byte size of the range */
 } xhal_plugin_kernel_arg_t;
-
-/* Launch geometry: an N-D range of work items split into work-groups. */
-typedef struct xhal_launch {
-  uint32_t struct_size;
-  uint32_t work_dim; /* 1..3 */
-  uint64_t global_size[3];
-  uint64_t local_size[3]; /* all 0: the device chooses */
-} xhal_launch_t;
 
 /* Program build request. */
 typedef struct xhal_plugin_program_desc {
@@ -139,9 +124,6 @@ typedef struct xhal_plugin_program_desc {
   char* log;
   uint64_t log_capacity;
 } xhal_plugin_program_desc_t;
-
-/* A host function run in stream order; see enqueue_host_func. */
-typedef xhal_status_t (*xhal_host_func_t)(void* user_data);
 
 /* ------------------------------------------------------- host services */
 
@@ -331,7 +313,6 @@ xhal_plugin_query(uint32_t host_major, uint32_t host_minor,
 
 _Static_assert(sizeof(xhal_plugin_tensor_t) == 88, "plugin tensor layout");
 _Static_assert(sizeof(xhal_plugin_kernel_arg_t) == 40, "kernel arg layout");
-_Static_assert(sizeof(xhal_launch_t) == 56, "launch layout");
 _Static_assert(sizeof(xhal_host_services_t) == 64, "host services layout");
 _Static_assert(sizeof(xhal_plugin_op_call_t) == 544, "plugin op call layout");
 _Static_assert(sizeof(xhal_plugin_op_impl_t) == 72, "plugin op impl layout");

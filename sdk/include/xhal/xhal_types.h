@@ -1,8 +1,8 @@
 /*
  * xhal_types.h - types shared by the framework API (xhal.h) and the plugin
  * ABI (xhal_plugin.h): status codes, data types, device kinds and
- * capabilities, the operator catalog ids, operator attributes and the device
- * properties record.
+ * capabilities, the operator catalog ids, operator attributes, the device
+ * properties record and the kernel-launch geometry.
  *
  * Everything here crosses the plugin ABI, so it follows the ABI rules of
  * docs/abi.md: enums are carried as fixed-width integers, structs start with
@@ -295,6 +295,29 @@ static inline uint32_t xhal_dtype_size(xhal_dtype_t dtype) {
   }
 }
 
+/* -------------------------------------------------------- kernel launches */
+
+/* Kind of one kernel argument (xhal_kernel_arg_t in the framework API,
+ * xhal_plugin_kernel_arg_t in the plugin ABI). */
+typedef uint32_t xhal_kernel_arg_kind_t;
+enum {
+  XHAL_KERNEL_ARG_BUFFER = 1, /* a buffer range */
+  XHAL_KERNEL_ARG_SCALAR = 2, /* `size` bytes at `value` */
+  XHAL_KERNEL_ARG_LOCAL = 3,  /* `size` bytes of work-group local memory */
+};
+
+/* Launch geometry: an N-D range of work items split into work-groups. */
+typedef struct xhal_launch {
+  uint32_t struct_size;
+  uint32_t work_dim; /* 1..3 */
+  uint64_t global_size[3];
+  uint64_t local_size[3]; /* all 0: the device chooses */
+} xhal_launch_t;
+
+/* A host function run in stream order (xhal_stream_enqueue_host_func; the
+ * plugin's enqueue_host_func). */
+typedef xhal_status_t (*xhal_host_func_t)(void* user_data);
+
 /* ----------------------------------------------------------- ABI pinning */
 
 _Static_assert(sizeof(xhal_status_t) == 4, "status is 32-bit");
@@ -302,6 +325,7 @@ _Static_assert(sizeof(xhal_tensor_desc_t) == 72, "tensor desc layout");
 _Static_assert(sizeof(xhal_op_attrs_t) == 88, "op attrs layout");
 _Static_assert(sizeof(xhal_device_properties_t) == 464,
                "device properties layout");
+_Static_assert(sizeof(xhal_launch_t) == 56, "launch layout");
 
 #ifdef __cplusplus
 }
