@@ -94,6 +94,9 @@ struct xhal_buffer {
   uint64_t offset; /* from the start of the root allocation */
   uint64_t size;
   uint32_t memory_flags;
+  /* The pool that made this view (mem_pool.c), or NULL: tells a second
+   * xhal_pool_free_async of a dropped view from a foreign buffer. */
+  const void* pool_owner;
   /* Validation layer (root only, guarded by instance->vlock): the last
    * write and the latest use per stream, as stream positions. */
   struct stream_pos v_writer;

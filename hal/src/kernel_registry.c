@@ -75,6 +75,43 @@ static xhal_status_t insert(registry_t* registry, struct xhal_op_impl* impl) {
   return XHAL_OK;
 }
 
+static const char* dtype_label(xhal_dtype_t dtype) {
+  switch (dtype) {
+    case XHAL_DTYPE_F32:
+      return "f32";
+    case XHAL_DTYPE_F16:
+      return "f16";
+    case XHAL_DTYPE_I8:
+      return "i8";
+    case XHAL_DTYPE_I32:
+      return "i32";
+    default:
+      return "?";
+  }
+}
+
+/* "(f32, i8) -> f32": a registration's dtypes, the last one the output. */
+static void format_signature(uint32_t num_dtypes, const xhal_dtype_t* dtypes,
+                             char* buf, size_t size) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (uint32_t i = 0; i < num_dtypes && used < size; ++i) {
+    int n;
+    if (i + 1 == num_dtypes) {
+      n = snprintf(buf + used, size - used, "%s) -> %s", i ? "" : "(",
+                   dtype_label(dtypes[i]));
+    } else {
+      n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "(",
+                   dtype_label(dtypes[i]));
+    }
+    if (n < 0) break;
+    used += (size_t)n;
+  }
+}
+
+/* The registration's op, dtype count and dtypes; for a catalog op the
+ * signature must be one of the catalog's (docs/ops.md, "Signatures"),
+ * checked by the same rules xhal_op_validate applies to a call. */
 static xhal_status_t check_signature(xhal_op_t op, uint32_t num_dtypes,
                                      const xhal_dtype_t* dtypes) {
   if (!op_catalog_known(op) && op < XHAL_OP_CUSTOM_BASE) {
@@ -93,6 +130,15 @@ static xhal_status_t check_signature(xhal_op_t op, uint32_t num_dtypes,
                        "dtypes[%u] = %u is not a known dtype", i, dtypes[i]);
     }
   }
+  char why[256];
+  xhal_status_t status =
+      op_catalog_check_signature(op, num_dtypes, dtypes, why, sizeof(why));
+  if (status != XHAL_OK) {
+    char sig[96];
+    format_signature(num_dtypes, dtypes, sig, sizeof(sig));
+    return error_set(status, "signature %s is not one of the catalog's: %s",
+                     sig, why);
+  }
   return XHAL_OK;
 }
 
@@ -106,7 +152,21 @@ xhal_status_t registry_add_plugin_impl(plugin_t* plugin,
   }
   xhal_status_t status =
       check_signature(desc->op, desc->num_dtypes, desc->dtypes);
-  if (status != XHAL_OK) return status;
+  if (status != XHAL_OK) {
+    /* The log says which implementation of which plugin was refused and
+     * why; the message is also the plugin's own, so a plugin that fails
+     * its init with this status is rejected with it as the reason. */
+    char why[640];
+    const char* msg = xhal_last_error();
+    size_t skip = strlen(xhal_status_name(status)) + 2; /* "STATUS: " */
+    snprintf(why, sizeof(why), "registration of '%s' refused: %s",
+             desc->name ? desc->name : "unnamed",
+             strlen(msg) >= skip ? msg + skip : msg);
+    hal_log(plugin->instance, XHAL_LOG_WARN, "plugin '%s': %s",
+            plugin->info.name, why);
+    error_set_from_plugin(plugin->info.name, status, why);
+    return status;
+  }
   struct xhal_op_impl* impl = (struct xhal_op_impl*)object_new(
       plugin->instance, OBJ_OP_IMPL, sizeof(struct xhal_op_impl));
   if (!impl) return error_set(XHAL_ERROR_OUT_OF_MEMORY, "registry entry");

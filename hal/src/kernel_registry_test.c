@@ -5,9 +5,12 @@
  * validation.
  */
 #include <check.h>
+#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -351,6 +354,210 @@ START_TEST(test_enqueue_op_validates_operands) {
 }
 END_TEST
 
+/* The catalog's signatures only: add is (f32, f32) -> f32 and the like,
+ * never (f32, i8) -> f32, which xhal_op_validate would refuse for a
+ * call. */
+START_TEST(test_register_rejects_signature_off_catalog) {
+  add_impl_t self = {0};
+  xhal_op_impl_desc_t desc = add_desc(&self, 0);
+  desc.dtypes[1] = XHAL_DTYPE_I8;
+  xhal_op_impl_t impl = (xhal_op_impl_t)&self;
+  ck_assert_status_msg(xhal_registry_register(g_instance, &desc, &impl),
+                       XHAL_ERROR_DTYPE_MISMATCH, "(f32, i8) -> f32");
+  ck_assert_ptr_null(impl);
+  ck_assert_msg(strstr(xhal_last_error(), "input 1 (B) is i8") != NULL, "%s",
+                xhal_last_error());
+  /* What a call with those dtypes gets from xhal_op_validate. */
+  xhal_op_call_t call;
+  uint64_t n = 4;
+  add_call(&call, n, NULL, NULL, NULL);
+  call.inputs[1].desc.dtype = XHAL_DTYPE_I8;
+  ck_assert_int_eq(xhal_op_validate(&call), XHAL_ERROR_DTYPE_MISMATCH);
+  /* More cases: an i32 gelu, an int8 matmul with an f32 output, a
+   * softmax without an output dtype, a cast (any pair is in the catalog)
+   * and the int8 matmul with its i32 bias. */
+  desc = add_desc(&self, 0);
+  desc.op = XHAL_OP_GELU;
+  desc.num_dtypes = 2;
+  desc.dtypes[0] = desc.dtypes[1] = XHAL_DTYPE_I32;
+  ck_assert_status_msg(xhal_registry_register(g_instance, &desc, NULL),
+                       XHAL_ERROR_DTYPE_MISMATCH, "f32 or f16");
+  desc = add_desc(&self, 0);
+  desc.op = XHAL_OP_MATMUL;
+  desc.dtypes[0] = desc.dtypes[1] = XHAL_DTYPE_I8;
+  desc.dtypes[2] = XHAL_DTYPE_F32;
+  ck_assert_status_msg(xhal_registry_register(g_instance, &desc, NULL),
+                       XHAL_ERROR_DTYPE_MISMATCH, "int8 signature");
+  desc = add_desc(&self, 0);
+  desc.op = XHAL_OP_SOFTMAX;
+  desc.num_dtypes = 1;
+  ck_assert_status_msg(xhal_registry_register(g_instance, &desc, NULL),
+                       XHAL_ERROR_INVALID_ARGUMENT, "takes 1 to 1 inputs");
+  desc = add_desc(&self, 0);
+  desc.op = XHAL_OP_CAST;
+  desc.num_dtypes = 2;
+  desc.dtypes[0] = XHAL_DTYPE_I8;
+  desc.dtypes[1] = XHAL_DTYPE_F16;
+  ck_assert_int_eq(xhal_registry_register(g_instance, &desc, NULL), XHAL_OK);
+  desc = add_desc(&self, 0);
+  desc.op = XHAL_OP_MATMUL;
+  desc.num_dtypes = 4;
+  desc.dtypes[0] = desc.dtypes[1] = XHAL_DTYPE_I8;
+  desc.dtypes[2] = desc.dtypes[3] = XHAL_DTYPE_I32;
+  ck_assert_int_eq(xhal_registry_register(g_instance, &desc, NULL), XHAL_OK);
+  /* A custom op takes any known dtypes. */
+  desc = add_desc(&self, 0);
+  desc.op = XHAL_OP_CUSTOM_BASE + 3;
+  desc.dtypes[1] = XHAL_DTYPE_I8;
+  ck_assert_int_eq(xhal_registry_register(g_instance, &desc, NULL), XHAL_OK);
+}
+END_TEST
+
+/* out_impl is optional: a registration without it is in the registry all
+ * the same, and lookups find it. */
+START_TEST(test_register_without_out_impl) {
+  add_impl_t self = {.max_elems = 8};
+  xhal_op_impl_desc_t desc = add_desc(&self, 1000);
+  desc.name = "framework.add.no_handle";
+  ck_assert_int_eq(xhal_registry_register(g_instance, &desc, NULL), XHAL_OK);
+  xhal_op_call_t call;
+  add_call(&call, 4, NULL, NULL, NULL);
+  xhal_op_impl_t impl = NULL;
+  ck_assert_int_eq(xhal_registry_lookup(g_device, &call, &impl), XHAL_OK);
+  xhal_op_impl_info_t info;
+  ck_assert_int_eq(xhal_op_impl_info(impl, &info), XHAL_OK);
+  ck_assert_str_eq(info.name, "framework.add.no_handle");
+  ck_assert_uint_eq(info.from_plugin, 0);
+}
+END_TEST
+
+/* Loads `path` alone with warnings on, with stderr captured; returns the
+ * instance and what the loader wrote. */
+static xhal_instance_t load_capturing(const char* path, char* log,
+                                      size_t log_size) {
+  fflush(stderr);
+  FILE* capture = tmpfile();
+  ck_assert_ptr_nonnull(capture);
+  int saved = dup(STDERR_FILENO);
+  ck_assert_int_ge(saved, 0);
+  ck_assert_int_ge(dup2(fileno(capture), STDERR_FILENO), 0);
+  const char* paths[1] = {path};
+  xhal_instance_options_t options;
+  xhal_instance_options_default(&options);
+  options.plugin_paths = paths;
+  options.plugin_path_count = 1;
+  options.ignore_environment = 1;
+  options.log_level = XHAL_LOG_WARN;
+  xhal_instance_t instance = NULL;
+  xhal_status_t status = xhal_instance_create(&options, &instance);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  ck_assert_int_eq(status, XHAL_OK);
+  rewind(capture);
+  size_t n = fread(log, 1, log_size - 1, capture);
+  log[n] = '\0';
+  fclose(capture);
+  return instance;
+}
+
+/* A plugin that registers a signature off the catalog hears
+ * XHAL_ERROR_DTYPE_MISMATCH with a message (here it fails its init with
+ * it, so the message is the rejection's reason), and the log names the
+ * implementation. */
+START_TEST(test_plugin_bad_signature_rejected) {
+  char log[8192];
+  xhal_instance_t instance =
+      load_capturing(XHAL_BROKEN_PLUGIN_DIR "/libxhal_broken_bad_signature.so",
+                     log, sizeof(log));
+  xhal_plugin_info_t info;
+  ck_assert_int_eq(xhal_instance_plugin_info(instance, 0, &info), XHAL_OK);
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_int_eq(info.status, XHAL_ERROR_DTYPE_MISMATCH);
+  ck_assert_msg(strstr(info.reason,
+                       "registration of 'broken.add.f32_i8' "
+                       "refused: signature (f32, i8) -> f32") != NULL,
+                "reason: %s", info.reason);
+  ck_assert_msg(strstr(log,
+                       "plugin 'broken_bad_signature': registration of "
+                       "'broken.add.f32_i8' refused") != NULL,
+                "log: %s", log);
+  xhal_instance_release(instance);
+}
+END_TEST
+
+/* Every plugin built in the tree registers only catalog signatures: none
+ * of its registrations is refused, and it registers some. */
+START_TEST(test_in_tree_plugins_register_catalog_signatures) {
+  char dir[1024];
+  snprintf(dir, sizeof(dir), "%s", XHAL_CPU_PLUGIN_PATH);
+  char* slash = strrchr(dir, '/');
+  ck_assert_ptr_nonnull(slash);
+  *slash = '\0';
+  DIR* d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  uint32_t plugins = 0;
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    if (strncmp(e->d_name, "libxhal_", 8) != 0 || len < 4 ||
+        strcmp(e->d_name + len - 3, ".so") != 0) {
+      continue;
+    }
+    char path[2048];
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    char log[16384];
+    xhal_instance_t instance = load_capturing(path, log, sizeof(log));
+    ck_assert_msg(strstr(log, "refused") == NULL, "%s: %s", path, log);
+    xhal_plugin_info_t info;
+    ck_assert_int_eq(xhal_instance_plugin_info(instance, 0, &info), XHAL_OK);
+    if (info.state == XHAL_PLUGIN_STATE_LOADED && info.device_count > 0) {
+      xhal_device_t device;
+      ck_assert_int_eq(xhal_instance_device(instance, 0, &device), XHAL_OK);
+      /* An f32 relu exists on every in-tree plugin's device. */
+      xhal_op_call_t call;
+      xhal_op_call_init(&call, XHAL_OP_RELU);
+      call.num_inputs = 1;
+      set_tensor(&call.inputs[0], XHAL_DTYPE_F32, 1, (uint64_t[]){8}, NULL);
+      set_tensor(&call.outputs[0], XHAL_DTYPE_F32, 1, (uint64_t[]){8}, NULL);
+      xhal_op_impl_t impl;
+      ck_assert_msg(xhal_registry_lookup(device, &call, &impl) == XHAL_OK,
+                    "%s: %s", path, xhal_last_error());
+      ++plugins;
+    }
+    xhal_instance_release(instance);
+  }
+  closedir(d);
+  ck_assert_uint_ge(plugins, 1);
+}
+END_TEST
+
+/* An empty tensor whose other dims overflow gets one status, from the
+ * catalog, before any buffer is looked at: validate and enqueue agree. */
+START_TEST(test_empty_tensor_overflowing_dims) {
+  xhal_buffer_t buf;
+  ck_assert_int_eq(xhal_buffer_alloc(g_device, 16, 0, &buf), XHAL_OK);
+  xhal_op_call_t call;
+  xhal_op_call_init(&call, XHAL_OP_RELU);
+  call.num_inputs = 1;
+  uint64_t dims[3] = {1ull << 63, 1ull << 63, 0};
+  set_tensor(&call.inputs[0], XHAL_DTYPE_F32, 3, dims, buf);
+  set_tensor(&call.outputs[0], XHAL_DTYPE_F32, 3, dims, buf);
+  ck_assert_status_msg(xhal_op_validate(&call), XHAL_ERROR_INVALID_ARGUMENT,
+                       "non-zero dims");
+  ck_assert_status_msg(xhal_stream_enqueue_op(g_stream, NULL, &call),
+                       XHAL_ERROR_INVALID_ARGUMENT, "non-zero dims");
+  /* An empty tensor of representable dims is a no-op that completes. */
+  uint64_t fine[3] = {1ull << 20, 1ull << 20, 0};
+  set_tensor(&call.inputs[0], XHAL_DTYPE_F32, 3, fine, buf);
+  set_tensor(&call.outputs[0], XHAL_DTYPE_F32, 3, fine, buf);
+  ck_assert_int_eq(xhal_op_validate(&call), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_op(g_stream, NULL, &call), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(g_stream), XHAL_OK);
+  xhal_buffer_release(buf);
+}
+END_TEST
+
 int main(void) {
   Suite* s = suite_create("kernel_registry");
   TCase* tc = tcase_create("registry");
@@ -363,6 +570,11 @@ int main(void) {
   tcase_add_test(tc, test_register_rejects_bad_desc);
   tcase_add_test(tc, test_matmul_and_softmax_through_registry);
   tcase_add_test(tc, test_enqueue_op_validates_operands);
+  tcase_add_test(tc, test_register_rejects_signature_off_catalog);
+  tcase_add_test(tc, test_register_without_out_impl);
+  tcase_add_test(tc, test_plugin_bad_signature_rejected);
+  tcase_add_test(tc, test_in_tree_plugins_register_catalog_signatures);
+  tcase_add_test(tc, test_empty_tensor_overflowing_dims);
   suite_add_tcase(s, tc);
   SRunner* sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -739,6 +739,7 @@ XHAL_API xhal_status_t xhal_pool_alloc_async(xhal_pool_t pool,
       }
       goto unlock;
     }
+    view->pool_owner = pool;
     block->view = view;
   }
   /* The caller's reference next to the pool's. Nobody else holds the
@@ -777,8 +778,15 @@ XHAL_API xhal_status_t xhal_pool_free_async(xhal_pool_t pool,
   pool_block_t* block = NULL;
   if (chunk) block = &chunk->blocks[buffer->offset >> chunk->block_shift];
   if (!block || block->view != buffer) {
-    status = error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                       "buffer was not allocated from this pool");
+    /* A view this pool made that its block no longer keeps was freed
+     * already (and dropped: someone else held it, or validation is on). */
+    if (buffer->pool_owner == pool) {
+      status = error_set(XHAL_ERROR_INVALID_STATE,
+                         "buffer was already freed to the pool");
+    } else {
+      status = error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                         "buffer was not allocated from this pool");
+    }
     goto unlock;
   }
   if (block->state != BLOCK_USED ||

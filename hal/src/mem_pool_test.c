@@ -369,6 +369,20 @@ START_TEST(test_bad_arguments) {
   free_on(g_pool, g_stream, a);
   ck_assert_status_msg(xhal_pool_free_async(g_pool, g_stream, a),
                        XHAL_ERROR_INVALID_STATE, "already freed");
+  /* Freed twice while the program holds a second reference: the pool
+   * drops that view at the first free, and the second is still
+   * recognised as a second free, before and after the block's reuse. */
+  xhal_buffer_t held = alloc_on(g_pool, g_stream, 512);
+  xhal_buffer_retain(held);
+  free_on(g_pool, g_stream, held);
+  ck_assert_status_msg(xhal_pool_free_async(g_pool, g_stream, held),
+                       XHAL_ERROR_INVALID_STATE, "already freed");
+  xhal_buffer_t reuse = alloc_on(g_pool, g_stream, 512);
+  ck_assert_ptr_ne(reuse, held);
+  ck_assert_status_msg(xhal_pool_free_async(g_pool, g_stream, held),
+                       XHAL_ERROR_INVALID_STATE, "already freed");
+  free_on(g_pool, g_stream, reuse);
+  xhal_buffer_release(held);
 
   /* A released pool. */
   xhal_pool_release(other_pool);

@@ -249,14 +249,18 @@ static xhal_status_t check_descriptor(const check_t* c, uint32_t index) {
                 operand_label(c, index, label, sizeof(label)),
                 (unsigned)d->dtype);
   }
+  /* The zero dims aside, the dims and the element size must multiply
+   * within 64 bits, also for a tensor with zero elements: every partial
+   * product an implementation or libxhal forms (row counts, strides,
+   * byte sizes) is then representable, and [2^63, 2^63, 0] gets this
+   * status here, not a different one at enqueue. */
   for (i = 0; i < d->rank; ++i) {
-    if (d->dims[i] == 0) return XHAL_OK; /* empty: zero bytes */
-  }
-  for (i = 0; i < d->rank; ++i) {
+    if (d->dims[i] == 0) continue;
     if (__builtin_mul_overflow(bytes, d->dims[i], &bytes)) {
       char shape[256];
       return fail(c, XHAL_ERROR_INVALID_ARGUMENT,
-                  "%s %s is larger than 2^64 bytes",
+                  "%s %s: its non-zero dims times the element size pass "
+                  "2^64 - 1 bytes",
                   operand_label(c, index, label, sizeof(label)),
                   fmt_shape(d, shape, sizeof(shape)));
     }
@@ -745,4 +749,45 @@ xhal_status_t op_catalog_check(xhal_op_t op, uint32_t num_inputs,
   if (c.entry == NULL) return XHAL_OK; /* custom: the implementation rules */
   if ((st = check_dtypes(&c)) != XHAL_OK) return st;
   return check_shapes(&c);
+}
+
+xhal_status_t op_catalog_check_signature(xhal_op_t op, uint32_t num_dtypes,
+                                         const xhal_dtype_t* dtypes, char* msg,
+                                         size_t msg_size) {
+  xhal_tensor_desc_t descs[XHAL_MAX_OP_INPUTS + 1];
+  check_t c;
+  uint32_t i;
+  memset(&c, 0, sizeof(c));
+  c.entry = find_op(op);
+  c.op = op;
+  c.msg = msg;
+  c.msg_size = msg_size;
+  if (msg != NULL && msg_size > 0) msg[0] = '\0';
+  if (c.entry == NULL) {
+    if (op < XHAL_OP_CUSTOM_BASE) {
+      return fail(&c, XHAL_ERROR_NOT_FOUND, "unknown operator id");
+    }
+    return XHAL_OK; /* custom: any known dtypes */
+  }
+  /* A catalog operator has one output: the last dtype. */
+  if (num_dtypes < c.entry->min_inputs + 1 ||
+      num_dtypes > c.entry->max_inputs + 1) {
+    return fail(&c, XHAL_ERROR_INVALID_ARGUMENT,
+                "a signature of %u dtypes has %u inputs and an output; the "
+                "op takes %u to %u inputs",
+                num_dtypes, num_dtypes ? num_dtypes - 1 : 0,
+                c.entry->min_inputs, c.entry->max_inputs);
+  }
+  for (i = 0; i < num_dtypes; ++i) {
+    memset(&descs[i], 0, sizeof(descs[i]));
+    descs[i].dtype = dtypes[i];
+    if (!dtype_known(dtypes[i])) {
+      return fail(&c, XHAL_ERROR_DTYPE_MISMATCH, "dtypes[%u] = %u is unknown",
+                  i, (unsigned)dtypes[i]);
+    }
+  }
+  c.num_inputs = num_dtypes - 1;
+  c.in = descs;
+  c.out = &descs[num_dtypes - 1];
+  return check_dtypes(&c);
 }

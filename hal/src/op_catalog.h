@@ -35,4 +35,15 @@ int op_catalog_known(xhal_op_t op);
 xhal_status_t op_catalog_arity(xhal_op_t op, uint32_t* out_min_inputs,
                                uint32_t* out_max_inputs);
 
+/* Checks a registered implementation's dtype signature (inputs, then the
+ * output) against the catalog: the operator's input count and its dtype
+ * rules, as op_catalog_check applies them to a call. Returns
+ * XHAL_ERROR_NOT_FOUND (unknown op below XHAL_OP_CUSTOM_BASE),
+ * XHAL_ERROR_INVALID_ARGUMENT (input count outside the op's range) or
+ * XHAL_ERROR_DTYPE_MISMATCH (no catalog signature), with a message. A
+ * custom op accepts any known dtypes. */
+xhal_status_t op_catalog_check_signature(xhal_op_t op, uint32_t num_dtypes,
+                                         const xhal_dtype_t* dtypes, char* msg,
+                                         size_t msg_size);
+
 #endif /* XHAL_OP_CATALOG_H_ */

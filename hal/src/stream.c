@@ -362,6 +362,74 @@ static xhal_status_t staged_copy(xhal_stream_t stream, xhal_buffer_t src,
   return status;
 }
 
+/* A copy where neither buffer lives on the stream's device: the stream's
+ * earlier work (which may include waits on the producers of src) is
+ * finished first, then the copy runs on the buffers' own devices'
+ * internal streams, and completes before the call returns, so the
+ * stream's later work sees it. */
+static xhal_status_t third_party_copy(xhal_stream_t stream, xhal_buffer_t src,
+                                      uint64_t src_offset, xhal_buffer_t dst,
+                                      uint64_t dst_offset, uint64_t size) {
+  xhal_device_t sd = src->device;
+  xhal_device_t dd = dst->device;
+  xhal_status_t status =
+      stream->device->plugin->table.stream_synchronize(stream->handle);
+  if (status != XHAL_OK) {
+    return plugin_result(stream->device->plugin, "stream_synchronize", status);
+  }
+  int direct = sd == dd || (sd->plugin == dd->plugin &&
+                            (sd->props.capabilities & XHAL_CAP_PEER_COPY) &&
+                            (dd->props.capabilities & XHAL_CAP_PEER_COPY));
+  if (direct) {
+    const plugin_t* plugin = sd->plugin;
+    xhal_plugin_stream_t on = NULL;
+    pthread_mutex_lock(&sd->staging_lock);
+    status = staging_stream(sd, &on);
+    if (status == XHAL_OK) {
+      status = plugin->table.enqueue_copy(on, src->handle,
+                                          src->offset + src_offset, dst->handle,
+                                          dst->offset + dst_offset, size);
+      if (status == XHAL_OK) status = plugin->table.stream_synchronize(on);
+      status = plugin_result(plugin, "enqueue_copy", status);
+    }
+    pthread_mutex_unlock(&sd->staging_lock);
+    return status;
+  }
+  uint64_t chunk = size < kStagingChunk ? size : kStagingChunk;
+  void* host = malloc((size_t)chunk);
+  if (!host) {
+    return error_set(XHAL_ERROR_OUT_OF_MEMORY,
+                     "staging buffer of %llu bytes for a cross-device copy",
+                     (unsigned long long)chunk);
+  }
+  /* One device's staging lock at a time, never nested. */
+  for (uint64_t done = 0; status == XHAL_OK && done < size; done += chunk) {
+    uint64_t n = size - done < chunk ? size - done : chunk;
+    xhal_plugin_stream_t on = NULL;
+    pthread_mutex_lock(&sd->staging_lock);
+    status = staging_stream(sd, &on);
+    if (status == XHAL_OK) {
+      status = sd->plugin->table.enqueue_read(
+          on, src->handle, src->offset + src_offset + done, host, n);
+      if (status == XHAL_OK) status = sd->plugin->table.stream_synchronize(on);
+      status = plugin_result(sd->plugin, "staged copy read", status);
+    }
+    pthread_mutex_unlock(&sd->staging_lock);
+    if (status != XHAL_OK) break;
+    pthread_mutex_lock(&dd->staging_lock);
+    status = staging_stream(dd, &on);
+    if (status == XHAL_OK) {
+      status = dd->plugin->table.enqueue_write(
+          on, dst->handle, dst->offset + dst_offset + done, host, n);
+      if (status == XHAL_OK) status = dd->plugin->table.stream_synchronize(on);
+      status = plugin_result(dd->plugin, "staged copy write", status);
+    }
+    pthread_mutex_unlock(&dd->staging_lock);
+  }
+  free(host);
+  return status;
+}
+
 XHAL_API xhal_status_t xhal_stream_enqueue_copy(
     xhal_stream_t stream, xhal_buffer_t src, uint64_t src_offset,
     xhal_buffer_t dst, uint64_t dst_offset, uint64_t size) {
@@ -373,13 +441,16 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
   if (status != XHAL_OK) return status;
   xhal_device_t sd = src->device;
   xhal_device_t dd = dst->device;
-  if (sd != stream->device && dd != stream->device) {
-    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                     "neither src nor dst lives on the stream's device '%s'",
-                     stream->device->props.name);
+  /* Neither side on the stream's device: a third-party copy. */
+  int third_party = sd != stream->device && dd != stream->device;
+  if (sd != stream->device) {
+    status = device_check(sd, "src's device");
+    if (status != XHAL_OK) return status;
   }
-  status = device_check(sd == stream->device ? dd : sd, "other device");
-  if (status != XHAL_OK) return status;
+  if (dd != stream->device) {
+    status = device_check(dd, "dst's device");
+    if (status != XHAL_OK) return status;
+  }
   if (size == 0) return XHAL_OK;
   if (validating(stream->obj.instance)) {
     status = validation_enqueue(stream, "xhal_stream_enqueue_copy", src, dst);
@@ -391,7 +462,14 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
                             (dd->props.capabilities & XHAL_CAP_PEER_COPY));
   uint64_t t0 = trace_begin(stream->obj.instance);
   pthread_mutex_lock(&stream->lock);
-  if (direct) {
+  if (third_party) {
+    tracer_t* tracer = stream->obj.instance->tracer;
+    uint64_t c0 = tracer ? tracer_now_ns() : 0;
+    status = third_party_copy(stream, src, src_offset, dst, dst_offset, size);
+    if (tracer) {
+      tracer_op(tracer, stream->trace_track, "copy", c0, tracer_now_ns());
+    }
+  } else if (direct) {
     struct op_span* span = stream_trace_begin(stream, "copy");
     status = plugin->table.enqueue_copy(stream->handle, src->handle,
                                         src->offset + src_offset, dst->handle,

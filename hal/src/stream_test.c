@@ -328,20 +328,150 @@ START_TEST(test_cross_plugin_copy_staged) {
   for (int i = 3; i < kSize - 2; ++i) {
     ck_assert_uint_eq(back[i], data[i - 2]);
   }
-  /* Neither side on the stream's device: refused. */
-  xhal_buffer_t far1, far2;
-  ck_assert_int_eq(xhal_buffer_alloc(other_device, 8, 0, &far1), XHAL_OK);
-  ck_assert_int_eq(xhal_buffer_alloc(other_device, 8, 0, &far2), XHAL_OK);
-  ck_assert_status_msg(xhal_stream_enqueue_copy(g_stream, far1, 0, far2, 0, 8),
-                       XHAL_ERROR_INVALID_ARGUMENT, "neither src nor dst");
-  xhal_buffer_release(far1);
-  xhal_buffer_release(far2);
   xhal_stream_release(other_stream);
   xhal_buffer_release(src);
   xhal_buffer_release(dst);
   xhal_instance_release(other);
   free(data);
   free(back);
+}
+END_TEST
+
+/* A copy where neither buffer lives on the stream's device works, in the
+ * stream's order: on one foreign device (its own copy engine) and across
+ * two foreign plugins (staged through the host), after an event wait that
+ * orders the source's producer before it. */
+START_TEST(test_third_party_copy) {
+  xhal_device_t dev_b, dev_c;
+  xhal_instance_t inst_b = test_cpu_instance(&dev_b);
+  xhal_instance_t inst_c = test_cpu_instance(&dev_c);
+  enum { kSize = 4099 };
+  xhal_buffer_t b1, b2, c1;
+  ck_assert_int_eq(xhal_buffer_alloc(dev_b, kSize, 0, &b1), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(dev_b, kSize, 0, &b2), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(dev_c, kSize, 0, &c1), XHAL_OK);
+  uint8_t* data = malloc(kSize);
+  uint8_t* back = calloc(1, kSize);
+  for (int i = 0; i < kSize; ++i) data[i] = pattern_byte((uint64_t)i * 7u);
+  xhal_stream_t sb, sc;
+  ck_assert_int_eq(xhal_stream_create(dev_b, &sb), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_create(dev_c, &sc), XHAL_OK);
+  uint8_t zero = 0;
+  ck_assert_int_eq(xhal_stream_enqueue_fill(sb, b2, 0, kSize, &zero, 1),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_fill(sc, c1, 0, kSize, &zero, 1),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(sc), XHAL_OK);
+  /* The producer of b1 runs on sb; g_stream waits for it. */
+  xhal_event_t written;
+  ck_assert_int_eq(xhal_event_create(dev_b, &written), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_write(sb, b1, 0, data, kSize), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_record_event(sb, written), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_wait_event(g_stream, written), XHAL_OK);
+  /* b1 -> b2 on device B, then b2 -> c1 across B and C, both enqueued on
+   * a stream of device A. */
+  ck_assert_int_eq(xhal_stream_enqueue_copy(g_stream, b1, 1, b2, 2, kSize - 3),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_copy(g_stream, b2, 0, c1, 0, kSize),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(g_stream), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_read(sc, c1, 0, back, kSize), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(sc), XHAL_OK);
+  ck_assert_uint_eq(back[0], 0);
+  ck_assert_uint_eq(back[1], 0);
+  for (int i = 2; i < kSize - 1; ++i) ck_assert_uint_eq(back[i], data[i - 1]);
+  ck_assert_uint_eq(back[kSize - 1], 0);
+  /* Ranges are still checked on both sides. */
+  ck_assert_status_msg(xhal_stream_enqueue_copy(g_stream, b1, 1, c1, 0, kSize),
+                       XHAL_ERROR_OUT_OF_RANGE, "src");
+  xhal_event_release(written);
+  xhal_stream_release(sb);
+  xhal_stream_release(sc);
+  xhal_buffer_release(b1);
+  xhal_buffer_release(b2);
+  xhal_buffer_release(c1);
+  xhal_instance_release(inst_b);
+  xhal_instance_release(inst_c);
+  free(data);
+  free(back);
+}
+END_TEST
+
+/* A transfer of 0 bytes is valid and does nothing: write, read, copy
+ * (also across plugins and as a third-party copy) and fill return XHAL_OK
+ * for any offset up to the buffer's size, touch no byte, and still have
+ * their arguments checked. */
+START_TEST(test_zero_size_transfers) {
+  enum { kSize = 64 };
+  xhal_buffer_t a, b;
+  ck_assert_int_eq(xhal_buffer_alloc(g_device, kSize, 0, &a), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(g_device, kSize, 0, &b), XHAL_OK);
+  uint8_t init[kSize];
+  for (int i = 0; i < kSize; ++i) init[i] = pattern_byte((uint64_t)i);
+  ck_assert_int_eq(xhal_stream_enqueue_write(g_stream, a, 0, init, kSize),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_write(g_stream, b, 0, init, kSize),
+                   XHAL_OK);
+  uint8_t host[4] = {9, 9, 9, 9};
+  uint32_t pattern = 0xdeadbeefu;
+  for (uint64_t off = 0; off <= kSize; off += kSize / 2) {
+    ck_assert_int_eq(xhal_stream_enqueue_write(g_stream, a, off, host, 0),
+                     XHAL_OK);
+    ck_assert_int_eq(xhal_stream_enqueue_read(g_stream, a, off, host, 0),
+                     XHAL_OK);
+    ck_assert_int_eq(xhal_stream_enqueue_copy(g_stream, a, off, b, 0, 0),
+                     XHAL_OK);
+    ck_assert_int_eq(xhal_stream_enqueue_fill(g_stream, b, off, 0, &pattern, 4),
+                     XHAL_OK);
+  }
+  /* Across plugins, and with neither buffer on the stream's device. */
+  xhal_device_t other_device;
+  xhal_instance_t other = test_cpu_instance(&other_device);
+  xhal_buffer_t far1, far2;
+  ck_assert_int_eq(xhal_buffer_alloc(other_device, 8, 0, &far1), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(other_device, 8, 0, &far2), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_copy(g_stream, a, kSize, far1, 8, 0),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_copy(g_stream, far1, 0, far2, 8, 0),
+                   XHAL_OK);
+  /* Still checked: an offset past the end, NULL host memory, a NULL
+   * buffer, a fill pattern size, a misaligned fill offset. */
+  ck_assert_status_msg(
+      xhal_stream_enqueue_write(g_stream, a, kSize + 1, host, 0),
+      XHAL_ERROR_OUT_OF_RANGE, "dst");
+  ck_assert_status_msg(
+      xhal_stream_enqueue_read(g_stream, a, kSize + 1, host, 0),
+      XHAL_ERROR_OUT_OF_RANGE, "src");
+  ck_assert_status_msg(
+      xhal_stream_enqueue_copy(g_stream, a, 0, b, kSize + 1, 0),
+      XHAL_ERROR_OUT_OF_RANGE, "dst");
+  ck_assert_status_msg(xhal_stream_enqueue_copy(g_stream, far1, 9, far2, 0, 0),
+                       XHAL_ERROR_OUT_OF_RANGE, "src");
+  ck_assert_status_msg(xhal_stream_enqueue_write(g_stream, a, 0, NULL, 0),
+                       XHAL_ERROR_INVALID_ARGUMENT, "src is NULL");
+  ck_assert_status_msg(xhal_stream_enqueue_read(g_stream, a, 0, NULL, 0),
+                       XHAL_ERROR_INVALID_ARGUMENT, "dst is NULL");
+  ck_assert_status_msg(xhal_stream_enqueue_copy(g_stream, a, 0, NULL, 0, 0),
+                       XHAL_ERROR_INVALID_HANDLE, "dst");
+  ck_assert_status_msg(xhal_stream_enqueue_fill(g_stream, b, 0, 0, &pattern, 3),
+                       XHAL_ERROR_INVALID_ARGUMENT, "pattern_size 3");
+  ck_assert_status_msg(xhal_stream_enqueue_fill(g_stream, b, 2, 0, &pattern, 4),
+                       XHAL_ERROR_INVALID_ARGUMENT, "multiples");
+  /* Nothing was touched. */
+  uint8_t back_a[kSize], back_b[kSize];
+  ck_assert_int_eq(xhal_stream_enqueue_read(g_stream, a, 0, back_a, kSize),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_read(g_stream, b, 0, back_b, kSize),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(g_stream), XHAL_OK);
+  ck_assert_int_eq(memcmp(back_a, init, kSize), 0);
+  ck_assert_int_eq(memcmp(back_b, init, kSize), 0);
+  ck_assert_uint_eq(host[0], 9);
+  xhal_buffer_release(far1);
+  xhal_buffer_release(far2);
+  xhal_instance_release(other);
+  xhal_buffer_release(a);
+  xhal_buffer_release(b);
 }
 END_TEST
 
@@ -358,6 +488,8 @@ int main(void) {
   tcase_add_test(tc, test_many_streams);
   tcase_add_test(tc, test_create_with_flags);
   tcase_add_test(tc, test_cross_plugin_copy_staged);
+  tcase_add_test(tc, test_third_party_copy);
+  tcase_add_test(tc, test_zero_size_transfers);
   suite_add_tcase(s, tc);
   SRunner* sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

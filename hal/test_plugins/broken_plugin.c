@@ -7,12 +7,23 @@
  *   BROKEN_SHORT_TABLE   table struct_size smaller than ABI 1.0's
  *   BROKEN_NULL_ENTRY    a required entry (event_query) is NULL
  *   BROKEN_INIT_FAILS    init returns XHAL_ERROR_DEVICE_LOST with a message
+ *   BROKEN_BAD_SIGNATURE init registers add as (f32, i8) -> f32, which the
+ *                        catalog does not have, and fails with the status
+ *                        the host answered
  * Entries that a rejected plugin never reaches are stubs.
  */
 #include <stddef.h>
 #include <xhal/xhal_plugin.h>
 
 static xhal_status_t stub_status(void) { return XHAL_ERROR_UNSUPPORTED; }
+
+#ifdef BROKEN_BAD_SIGNATURE
+static xhal_status_t bad_enqueue(void* user_data, xhal_plugin_stream_t stream,
+                                 const xhal_plugin_op_call_t* call) {
+  (void)user_data, (void)stream, (void)call;
+  return XHAL_ERROR_UNSUPPORTED;
+}
+#endif
 
 static xhal_status_t init(const xhal_host_services_t* host,
                           xhal_plugin_context_t* out_context) {
@@ -21,6 +32,19 @@ static xhal_status_t init(const xhal_host_services_t* host,
   host->set_error(host->host_context, XHAL_ERROR_DEVICE_LOST,
                   "no device answered the probe");
   return XHAL_ERROR_DEVICE_LOST;
+#elif defined(BROKEN_BAD_SIGNATURE)
+  xhal_plugin_op_impl_t impl = {0};
+  impl.struct_size = (uint32_t)sizeof(impl);
+  impl.op = XHAL_OP_ADD;
+  impl.device_index = XHAL_PLUGIN_ALL_DEVICES;
+  impl.num_dtypes = 3;
+  impl.dtypes[0] = XHAL_DTYPE_F32;
+  impl.dtypes[1] = XHAL_DTYPE_I8;
+  impl.dtypes[2] = XHAL_DTYPE_F32;
+  impl.name = "broken.add.f32_i8";
+  impl.enqueue = bad_enqueue;
+  xhal_status_t status = host->register_op_impl(host->host_context, &impl);
+  return status == XHAL_OK ? XHAL_ERROR_INTERNAL : status;
 #else
   (void)host;
   return stub_status();

@@ -208,6 +208,12 @@ XHAL_API void xhal_stream_release(xhal_stream_t stream);
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_stream_device(xhal_stream_t stream, xhal_device_t* out_device);
 
+/* Transfers of 0 bytes (write, read, copy, fill with size 0) are valid
+ * and do nothing: after the same argument checks as any other size
+ * (handles, non-NULL host pointers, offsets at most the buffer's size,
+ * fill pattern rules) they return XHAL_OK without enqueueing anything,
+ * so they neither order nor wait for other work. */
+
 /* Host -> device. `src` must stay valid and unchanged until the write
  * completes (synchronize the stream or wait on a later event).
  * Returns XHAL_ERROR_OUT_OF_RANGE past the buffer's end. */
@@ -218,9 +224,17 @@ xhal_stream_enqueue_write(xhal_stream_t stream, xhal_buffer_t dst,
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_stream_enqueue_read(xhal_stream_t stream, xhal_buffer_t src,
                          uint64_t src_offset, void* dst, uint64_t size);
-/* Device -> device. The buffers may live on any devices of any plugins;
- * without a peer path the HAL stages through host memory, which makes the
- * call wait for the source's and the stream's earlier work. */
+/* Device -> device, in `stream` order. The buffers may live on any
+ * devices of any plugins, neither of them necessarily the stream's. When
+ * one buffer is on the stream's device and the other on a device of the
+ * same plugin with XHAL_CAP_PEER_COPY (or both on the stream's device),
+ * the copy is enqueued like any other work. Otherwise the HAL copies
+ * before the call returns: it waits for the stream's earlier work (and
+ * so for the events the stream waits on), then copies on the buffers'
+ * devices, through host memory where no peer path exists, so the
+ * stream's later work sees the result. Work of other streams that
+ * writes `src` or uses `dst` must be ordered before the copy through the
+ * stream (xhal_stream_wait_event). */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_enqueue_copy(
     xhal_stream_t stream, xhal_buffer_t src, uint64_t src_offset,
     xhal_buffer_t dst, uint64_t dst_offset, uint64_t size);
@@ -354,9 +368,16 @@ typedef struct xhal_op_impl_desc {
                            const xhal_op_call_t* call);
 } xhal_op_impl_desc_t;
 
-/* Registers an implementation; it lives as long as the instance. Returns
- * XHAL_ERROR_INVALID_ARGUMENT (NULL enqueue, bad dtypes, op id unknown and
- * below XHAL_OP_CUSTOM_BASE). out_impl may be NULL. */
+/* Registers an implementation; it lives as long as the instance. For a
+ * catalog operator the dtypes are its inputs' then its output's, and
+ * must be one of the operator's signatures in docs/ops.md. Returns
+ * XHAL_ERROR_INVALID_ARGUMENT (NULL desc, enqueue or name, unknown
+ * dtypes, a dtype count outside 1..5 or outside the operator's input
+ * count plus the output, op id unknown and below XHAL_OP_CUSTOM_BASE),
+ * XHAL_ERROR_DTYPE_MISMATCH (a signature the catalog does not have, as
+ * xhal_op_validate answers a call with those dtypes; the message names
+ * the operand). out_impl is optional: with NULL the implementation is
+ * registered all the same, and lookups find it. */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_registry_register(
     xhal_instance_t instance, const xhal_op_impl_desc_t* desc,
     xhal_op_impl_t* out_impl);

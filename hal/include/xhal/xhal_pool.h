@@ -119,9 +119,15 @@ xhal_pool_alloc_async(xhal_pool_t pool, xhal_stream_t stream, uint64_t size,
  * the buffer must be ordered before the free (xhal_stream_wait_event).
  * Consumes the caller's reference to `buffer`. Returns
  * XHAL_ERROR_INVALID_HANDLE (pool, stream, buffer),
- * XHAL_ERROR_INVALID_ARGUMENT (a buffer this pool did not allocate, a
- * stream of another device), XHAL_ERROR_INVALID_STATE (already freed);
- * on failure the reference is not consumed. */
+ * XHAL_ERROR_INVALID_ARGUMENT (a buffer this pool did not allocate,
+ * such as another pool's, a plain buffer or a subrange of an allocation;
+ * a stream of another device), XHAL_ERROR_INVALID_STATE (an allocation of
+ * this pool freed already, whether or not the program still holds a
+ * reference to it or its block was handed out again); on failure the
+ * reference is not consumed. A second free whose first consumed the last
+ * reference uses a released handle: with the validation layer on that is
+ * reported as such (XHAL_ERROR_VALIDATION); without it, it is undefined,
+ * as for any released handle. */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_pool_free_async(xhal_pool_t pool,
                                                           xhal_stream_t stream,
                                                           xhal_buffer_t buffer);

@@ -137,7 +137,11 @@ typedef struct xhal_host_services {
   /* Aligned host memory; alignment is a power of two. NULL on failure. */
   void* (*alloc_aligned)(void* host_context, uint64_t size, uint64_t alignment);
   void (*free_aligned)(void* host_context, void* ptr);
-  /* Adds an implementation to the host's kernel registry. */
+  /* Adds an implementation to the host's kernel registry. libxhal
+   * answers XHAL_ERROR_DTYPE_MISMATCH for a dtype signature of a catalog
+   * operator that docs/ops.md does not list, XHAL_ERROR_INVALID_ARGUMENT
+   * for a malformed record, with a message; the implementation is then
+   * not registered. */
   xhal_status_t (*register_op_impl)(void* host_context,
                                     const xhal_plugin_op_impl_t* impl);
   /* Tells the host a device is lost; later calls on it fail with
