@@ -1,7 +1,12 @@
 /* device.c - devices: properties and lifetime (owned by the instance). */
 #include <string.h>
 
+#include "abi_record.h"
 #include "internal.h"
+
+_Static_assert(XHAL_DEVICE_PROPERTIES_SIZE_1_0 <=
+                   sizeof(xhal_device_properties_t),
+               "device properties only grow");
 
 xhal_status_t device_check(xhal_device_t device, const char* what) {
   xhal_status_t status = object_check(device, OBJ_DEVICE, what);
@@ -30,7 +35,8 @@ XHAL_API xhal_status_t xhal_device_properties(
   if (!out_props) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_props is NULL");
   }
-  *out_props = device->props;
+  record_copy_out(out_props, &device->props, XHAL_DEVICE_PROPERTIES_SIZE_1_0,
+                  (uint32_t)sizeof(*out_props));
   return XHAL_OK;
 }
 

@@ -7,7 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi_record.h"
 #include "internal.h"
+
+_Static_assert(XHAL_INSTANCE_OPTIONS_SIZE_1_0 <=
+                   sizeof(xhal_instance_options_t),
+               "instance options only grow");
+_Static_assert(XHAL_PLUGIN_INFO_SIZE_1_0 <= sizeof(xhal_plugin_info_t),
+               "plugin info only grows");
 
 /* ------------------------------------------------------------ objects */
 
@@ -159,12 +166,6 @@ XHAL_API void xhal_instance_options_default(xhal_instance_options_t* options) {
 }
 
 static xhal_status_t check_options(const xhal_instance_options_t* o) {
-  if (o->struct_size < sizeof(*o)) {
-    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                     "options->struct_size is %u, expected %zu (call "
-                     "xhal_instance_options_default)",
-                     o->struct_size, sizeof(*o));
-  }
   if (o->plugin_path_count && !o->plugin_paths) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
                      "options->plugin_paths is NULL with a count of %u",
@@ -190,8 +191,20 @@ XHAL_API xhal_status_t xhal_instance_create(
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_instance is NULL");
   }
   *out_instance = NULL;
-  if (!options) {
-    xhal_instance_options_default(&defaults);
+  /* An older header's shorter options read with defaults past their
+   * struct_size (abi_record.h). */
+  xhal_instance_options_default(&defaults);
+  if (options) {
+    const xhal_instance_options_t* given = options;
+    options = record_read_in(given, &defaults, XHAL_INSTANCE_OPTIONS_SIZE_1_0,
+                             (uint32_t)sizeof(defaults));
+    if (!options) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "options->struct_size is %u, below the ABI 1.0 size "
+                       "%u (call xhal_instance_options_default)",
+                       given->struct_size, XHAL_INSTANCE_OPTIONS_SIZE_1_0);
+    }
+  } else {
     options = &defaults;
   }
   xhal_status_t status = check_options(options);
@@ -284,7 +297,8 @@ XHAL_API xhal_status_t xhal_instance_plugin_info(xhal_instance_t instance,
                      "plugin index %u is past the plugin count %u", index,
                      instance->plugin_count);
   }
-  *out_info = instance->plugins[index]->info;
+  record_copy_out(out_info, &instance->plugins[index]->info,
+                  XHAL_PLUGIN_INFO_SIZE_1_0, (uint32_t)sizeof(*out_info));
   return XHAL_OK;
 }
 

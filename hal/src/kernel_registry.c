@@ -11,7 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi_record.h"
 #include "internal.h"
+
+_Static_assert(XHAL_OP_CALL_SIZE_1_0 <= sizeof(xhal_op_call_t),
+               "operator calls only grow");
+_Static_assert(XHAL_OP_IMPL_DESC_SIZE_1_0 <= sizeof(xhal_op_impl_desc_t),
+               "implementation descriptions only grow");
+_Static_assert(XHAL_OP_IMPL_INFO_SIZE_1_0 <= sizeof(xhal_op_impl_info_t),
+               "implementation infos only grow");
 #include "op_catalog.h"
 
 void registry_init(registry_t* registry) {
@@ -191,9 +199,16 @@ XHAL_API xhal_status_t xhal_registry_register(xhal_instance_t instance,
   xhal_status_t status = object_check(instance, OBJ_INSTANCE, "instance");
   if (status != XHAL_OK) return status;
   if (out_impl) *out_impl = NULL;
-  if (!desc || desc->struct_size < sizeof(*desc)) {
+  if (!desc) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "desc is NULL");
+  xhal_op_impl_desc_t local;
+  memset(&local, 0, sizeof(local));
+  const xhal_op_impl_desc_t* given = desc;
+  desc = record_read_in(given, &local, XHAL_OP_IMPL_DESC_SIZE_1_0,
+                        (uint32_t)sizeof(local));
+  if (!desc) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                     "desc is NULL or its struct_size is too small");
+                     "desc->struct_size is %u, below the ABI 1.0 size %u",
+                     given->struct_size, XHAL_OP_IMPL_DESC_SIZE_1_0);
   }
   if (!desc->enqueue || !desc->name) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "desc->%s is NULL",
@@ -241,11 +256,24 @@ XHAL_API void xhal_op_call_init(xhal_op_call_t* call, xhal_op_t op) {
   xhal_op_attrs_default(&call->attrs);
 }
 
-static xhal_status_t check_call(const xhal_op_call_t* call) {
-  if (!call || call->struct_size < sizeof(*call)) {
-    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                     "call is NULL or its struct_size is too small (call "
-                     "xhal_op_call_init)");
+/* Reads `*call` per abi_record.h (an older header's shorter record into
+ * `scratch`, with xhal_op_call_init's defaults past it) and checks it
+ * against the catalog. On success `*call` is the record to use. */
+static xhal_status_t check_call(const xhal_op_call_t** call_io,
+                                xhal_op_call_t* scratch) {
+  const xhal_op_call_t* call = *call_io;
+  if (!call) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "call is NULL");
+  if (call->struct_size < sizeof(*call)) {
+    xhal_op_call_init(scratch, call->op);
+    call = record_read_in(call, scratch, XHAL_OP_CALL_SIZE_1_0,
+                          (uint32_t)sizeof(*scratch));
+    if (!call) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "call->struct_size is %u, below the ABI 1.0 size %u "
+                       "(call xhal_op_call_init)",
+                       (*call_io)->struct_size, XHAL_OP_CALL_SIZE_1_0);
+    }
+    *call_io = call;
   }
   if (call->num_inputs > XHAL_MAX_OP_INPUTS ||
       call->num_outputs > XHAL_MAX_OP_OUTPUTS) {
@@ -271,7 +299,8 @@ static xhal_status_t check_call(const xhal_op_call_t* call) {
 }
 
 XHAL_API xhal_status_t xhal_op_validate(const xhal_op_call_t* call) {
-  return check_call(call);
+  xhal_op_call_t scratch;
+  return check_call(&call, &scratch);
 }
 
 /* Translates a call for a plugin; buffers may be NULL (lookups). */
@@ -360,7 +389,8 @@ XHAL_API xhal_status_t xhal_registry_lookup(xhal_device_t device,
   if (!out_impl)
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_impl is NULL");
   *out_impl = NULL;
-  status = check_call(call);
+  xhal_op_call_t scratch;
+  status = check_call(&call, &scratch);
   if (status != XHAL_OK) return status;
   struct xhal_op_impl* impl = find(device, call);
   if (!impl) {
@@ -392,7 +422,8 @@ XHAL_API xhal_status_t xhal_registry_select(xhal_instance_t instance,
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
                      "preference is NULL with a count of %u", preference_count);
   }
-  status = check_call(call);
+  xhal_op_call_t scratch;
+  status = check_call(&call, &scratch);
   if (status != XHAL_OK) return status;
   for (uint32_t i = 0; i < preference_count; ++i) {
     xhal_device_t device = preference[i];
@@ -435,22 +466,25 @@ XHAL_API xhal_status_t xhal_op_impl_info(xhal_op_impl_t impl,
   if (status != XHAL_OK) return status;
   if (!out_info)
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_info is NULL");
-  memset(out_info, 0, sizeof(*out_info));
-  out_info->struct_size = (uint32_t)sizeof(*out_info);
-  out_info->op = impl->op;
-  out_info->priority = impl->priority;
-  out_info->from_plugin = impl->plugin != NULL;
-  out_info->device = impl->device;
+  xhal_op_impl_info_t info;
+  memset(&info, 0, sizeof(info));
+  info.struct_size = (uint32_t)sizeof(info);
+  info.op = impl->op;
+  info.priority = impl->priority;
+  info.from_plugin = impl->plugin != NULL;
+  info.device = impl->device;
   if (impl->plugin && impl->plugin_device_index != XHAL_PLUGIN_ALL_DEVICES) {
     xhal_instance_t instance = impl->obj.instance;
     for (uint32_t i = 0; i < instance->device_count; ++i) {
       if (bound_to(impl, instance->devices[i])) {
-        out_info->device = instance->devices[i];
+        info.device = instance->devices[i];
         break;
       }
     }
   }
-  snprintf(out_info->name, sizeof(out_info->name), "%s", impl->name);
+  snprintf(info.name, sizeof(info.name), "%s", impl->name);
+  record_copy_out(out_info, &info, XHAL_OP_IMPL_INFO_SIZE_1_0,
+                  (uint32_t)sizeof(info));
   return XHAL_OK;
 }
 
@@ -530,7 +564,8 @@ XHAL_API xhal_status_t xhal_stream_enqueue_op(xhal_stream_t stream,
   xhal_device_t device = stream->device;
   status = device_check(device, "stream's device");
   if (status != XHAL_OK) return status;
-  status = check_call(call);
+  xhal_op_call_t scratch;
+  status = check_call(&call, &scratch);
   if (status != XHAL_OK) return status;
   for (uint32_t i = 0; i < call->num_inputs; ++i) {
     status = tensor_check(stream, &call->inputs[i], "input", i);

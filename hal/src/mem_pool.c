@@ -43,7 +43,13 @@
 #include <string.h>
 #include <xhal/xhal_pool.h>
 
+#include "abi_record.h"
 #include "internal.h"
+
+_Static_assert(XHAL_POOL_OPTIONS_SIZE_1_0 <= sizeof(xhal_pool_options_t),
+               "pool options only grow");
+_Static_assert(XHAL_POOL_STATS_SIZE_1_0 <= sizeof(xhal_pool_stats_t),
+               "pool statistics only grow");
 
 _Static_assert(((unsigned)OBJ_POOL & 0xFFu) < OBJ_TYPE_SLOTS,
                "OBJ_POOL needs a free-list slot in internal.h");
@@ -571,15 +577,19 @@ XHAL_API xhal_status_t xhal_pool_create(xhal_device_t device,
   if (!out_pool)
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_pool is NULL");
   *out_pool = NULL;
-  if (!options) {
-    xhal_pool_options_default(&defaults);
+  xhal_pool_options_default(&defaults);
+  if (options) {
+    const xhal_pool_options_t* given = options;
+    options = record_read_in(given, &defaults, XHAL_POOL_OPTIONS_SIZE_1_0,
+                             (uint32_t)sizeof(defaults));
+    if (!options) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "options->struct_size is %u, below the ABI 1.0 size "
+                       "%u (call xhal_pool_options_default)",
+                       given->struct_size, XHAL_POOL_OPTIONS_SIZE_1_0);
+    }
+  } else {
     options = &defaults;
-  }
-  if (options->struct_size < sizeof(*options)) {
-    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                     "options->struct_size is %u, expected %zu (call "
-                     "xhal_pool_options_default)",
-                     options->struct_size, sizeof(*options));
   }
   if (options->memory_flags & ~(uint32_t)XHAL_MEMORY_FLAGS_ALL) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
@@ -835,7 +845,9 @@ XHAL_API xhal_status_t xhal_pool_stats(xhal_pool_t pool,
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_stats is NULL");
   }
   pthread_mutex_lock(&pool->lock);
-  *out_stats = pool->stats;
+  xhal_pool_stats_t stats = pool->stats;
   pthread_mutex_unlock(&pool->lock);
+  record_copy_out(out_stats, &stats, XHAL_POOL_STATS_SIZE_1_0,
+                  (uint32_t)sizeof(stats));
   return XHAL_OK;
 }

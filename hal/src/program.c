@@ -4,7 +4,13 @@
  */
 #include <string.h>
 
+#include "abi_record.h"
 #include "internal.h"
+
+_Static_assert(XHAL_PROGRAM_DESC_SIZE_1_0 <= sizeof(xhal_program_desc_t),
+               "program descriptions only grow");
+_Static_assert(XHAL_LAUNCH_SIZE_1_0 <= sizeof(xhal_launch_t),
+               "launch geometry only grows");
 
 /* Launch arguments are translated on the stack: no allocation per launch. */
 enum { kMaxKernelArgs = 64 };
@@ -31,10 +37,17 @@ XHAL_API xhal_status_t xhal_program_build(xhal_device_t device,
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_program is NULL");
   }
   *out_program = NULL;
-  if (!desc || desc->struct_size < sizeof(*desc)) {
+  if (!desc) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "desc is NULL");
+  xhal_program_desc_t local;
+  xhal_program_desc_default(&local);
+  const xhal_program_desc_t* given = desc;
+  desc = record_read_in(given, &local, XHAL_PROGRAM_DESC_SIZE_1_0,
+                        (uint32_t)sizeof(local));
+  if (!desc) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                     "desc is NULL or its struct_size is too small (call "
-                     "xhal_program_desc_default)");
+                     "desc->struct_size is %u, below the ABI 1.0 size %u "
+                     "(call xhal_program_desc_default)",
+                     given->struct_size, XHAL_PROGRAM_DESC_SIZE_1_0);
   }
   if (!desc->source) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "desc->source is NULL");
@@ -134,10 +147,22 @@ XHAL_API void xhal_kernel_release(xhal_kernel_t kernel) {
   xhal_program_release(program);
 }
 
-static xhal_status_t check_launch(const xhal_launch_t* launch) {
-  if (!launch || launch->struct_size < sizeof(*launch)) {
-    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                     "launch is NULL or its struct_size is too small");
+/* Reads `*launch` per abi_record.h (an older header's shorter record into
+ * `local`, with defaults past it) and checks the geometry. */
+static xhal_status_t check_launch(const xhal_launch_t** launch_io,
+                                  xhal_launch_t* scratch) {
+  const xhal_launch_t* launch = *launch_io;
+  if (!launch) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "launch is NULL");
+  if (launch->struct_size < sizeof(*launch)) {
+    memset(scratch, 0, sizeof(*scratch));
+    launch = record_read_in(launch, scratch, XHAL_LAUNCH_SIZE_1_0,
+                            (uint32_t)sizeof(*scratch));
+    if (!launch) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "launch->struct_size is %u, below the ABI 1.0 size %u",
+                       (*launch_io)->struct_size, XHAL_LAUNCH_SIZE_1_0);
+    }
+    *launch_io = launch;
   }
   if (launch->work_dim < 1 || launch->work_dim > 3) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
@@ -181,7 +206,8 @@ XHAL_API xhal_status_t xhal_stream_enqueue_kernel(xhal_stream_t stream,
                      kernel->program->device->props.name,
                      stream->device->props.name);
   }
-  status = check_launch(launch);
+  xhal_launch_t local_launch;
+  status = check_launch(&launch, &local_launch);
   if (status != XHAL_OK) return status;
   if (num_args > kMaxKernelArgs || (num_args && !args)) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,

@@ -1,0 +1,305 @@
+/*
+ * xhal_types.h - types shared by the framework API (xhal.h) and the plugin
+ * ABI (xhal_plugin.h): status codes, data types, device kinds and
+ * capabilities, the operator catalog ids, operator attributes and the device
+ * properties record.
+ *
+ * Everything here crosses the plugin ABI, so it follows the ABI rules of
+ * docs/abi.md: enums are carried as fixed-width integers, structs start with
+ * `uint32_t struct_size`, no bool/long/size_t/bit-fields, and layout is
+ * pinned by _Static_asserts at the end of this file. Values of existing enums
+ * never change; new values are only appended.
+ */
+#ifndef XHAL_TYPES_H_
+#define XHAL_TYPES_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Marks a function whose status must not be ignored. */
+#if defined(__GNUC__) || defined(__clang__)
+#define XHAL_MUST_USE __attribute__((warn_unused_result))
+#else
+#define XHAL_MUST_USE
+#endif
+
+/* ABI version spoken by these headers. A plugin and the host must agree on
+ * the major version; a minor version only appends to tables and structs. */
+#define XHAL_ABI_VERSION_MAJOR 1u
+#define XHAL_ABI_VERSION_MINOR 0u
+
+/* ---------------------------------------------------------------- status */
+
+/* Every fallible call returns one of these. Values are stable. */
+typedef int32_t xhal_status_t;
+enum {
+  XHAL_OK = 0,
+  /* An argument is NULL, zero where zero is not allowed, or malformed. */
+  XHAL_ERROR_INVALID_ARGUMENT = 1,
+  /* A handle is NULL, already released, or of the wrong kind. */
+  XHAL_ERROR_INVALID_HANDLE = 2,
+  /* An offset+size lies outside a buffer, or a size exceeds a limit. */
+  XHAL_ERROR_OUT_OF_RANGE = 3,
+  /* The device or the host has no memory left for the request. */
+  XHAL_ERROR_OUT_OF_MEMORY = 4,
+  /* The device or plugin does not implement this (NULL table entry,
+   * missing capability, unsupported shape or dtype for an implementation). */
+  XHAL_ERROR_UNSUPPORTED = 5,
+  /* A plugin speaks an ABI major version different from the host's. */
+  XHAL_ERROR_ABI_MISMATCH = 6,
+  /* A plugin file could not be loaded or is not a valid plugin. */
+  XHAL_ERROR_PLUGIN_LOAD = 7,
+  /* A lookup found nothing: no implementation, no kernel of that name. */
+  XHAL_ERROR_NOT_FOUND = 8,
+  /* Tensor dtypes do not match the operator's signature. */
+  XHAL_ERROR_DTYPE_MISMATCH = 9,
+  /* Tensor shapes do not match the operator's rules. */
+  XHAL_ERROR_SHAPE_MISMATCH = 10,
+  /* A host wait ran past its timeout; the work goes on. */
+  XHAL_ERROR_TIMEOUT = 11,
+  /* The queried work has not completed yet (event query). */
+  XHAL_ERROR_NOT_READY = 12,
+  /* The call is valid but not in the object's current state (an event
+   * waited on before it was ever recorded, a buffer unmapped twice). */
+  XHAL_ERROR_INVALID_STATE = 13,
+  /* Work on the device failed: a kernel faulted, a DMA failed. Carried by
+   * the event and every later operation of the stream. */
+  XHAL_ERROR_EXECUTION_FAILED = 14,
+  /* The device is gone (reset, removed, hung); nothing more runs on it. */
+  XHAL_ERROR_DEVICE_LOST = 15,
+  /* A program failed to compile; the build log says why. */
+  XHAL_ERROR_BUILD_FAILED = 16,
+  /* A bug inside xhal or a plugin broke an invariant. */
+  XHAL_ERROR_INTERNAL = 17,
+  /* Validation layer: the call breaks an ordering or lifetime rule. */
+  XHAL_ERROR_VALIDATION = 18,
+};
+/* Number of status values defined by this ABI version. */
+#define XHAL_STATUS_COUNT 19
+
+/* ------------------------------------------------------------ data types */
+
+typedef uint32_t xhal_dtype_t;
+enum {
+  XHAL_DTYPE_INVALID = 0,
+  XHAL_DTYPE_F32 = 1,
+  XHAL_DTYPE_F16 = 2, /* IEEE 754 binary16, stored as uint16_t */
+  XHAL_DTYPE_I8 = 3,
+  XHAL_DTYPE_I32 = 4,
+};
+#define XHAL_DTYPE_COUNT 5
+/* Bit for a dtype in a dtype mask (device properties). */
+#define XHAL_DTYPE_BIT(dt) (1u << (dt))
+
+/* ----------------------------------------------------------- device kind */
+
+typedef uint32_t xhal_device_kind_t;
+enum {
+  XHAL_DEVICE_KIND_OTHER = 0,
+  XHAL_DEVICE_KIND_CPU = 1,
+  XHAL_DEVICE_KIND_GPU = 2,
+  XHAL_DEVICE_KIND_NPU = 3,
+};
+
+/* Device capability bits (xhal_device_properties_t.capabilities). */
+enum {
+  /* Buffers allocated with XHAL_MEMORY_HOST_VISIBLE can be mapped. */
+  XHAL_CAP_HOST_VISIBLE_MEMORY = 1u << 0,
+  /* Events carry device timestamps: xhal_event_elapsed works. */
+  XHAL_CAP_PROFILING = 1u << 1,
+  /* Programs can be built from OpenCL C source. */
+  XHAL_CAP_KERNEL_LANG_OPENCL_C = 1u << 2,
+  /* A copy between two devices of the same plugin runs without host
+   * staging. */
+  XHAL_CAP_PEER_COPY = 1u << 3,
+  /* Host functions run asynchronously in stream order (enqueue_host_func);
+   * without it the HAL runs them synchronously. */
+  XHAL_CAP_HOST_FUNC = 1u << 4,
+  /* stream_create accepts XHAL_STREAM_NO_TIMING and then leaves out the
+   * per-command timestamps that event_elapsed needs. */
+  XHAL_CAP_STREAM_NO_TIMING = 1u << 5,
+};
+
+/* Stream creation flags (xhal_stream_create_with_flags; the plugin's
+ * stream_create). A plugin receives XHAL_STREAM_NO_TIMING only from a
+ * device claiming XHAL_CAP_STREAM_NO_TIMING, and rejects every other bit
+ * it does not know with XHAL_ERROR_INVALID_ARGUMENT. */
+enum {
+  /* Events recorded on the stream need no timestamps: the device may skip
+   * them (OpenCL: a queue without CL_QUEUE_PROFILING_ENABLE), and
+   * xhal_event_elapsed on such an event returns XHAL_ERROR_UNSUPPORTED. */
+  XHAL_STREAM_NO_TIMING = 1u << 0,
+};
+#define XHAL_STREAM_FLAGS_ALL (XHAL_STREAM_NO_TIMING)
+
+/* Buffer allocation flags. */
+enum {
+  XHAL_MEMORY_DEVICE_LOCAL = 1u << 0,
+  XHAL_MEMORY_HOST_VISIBLE = 1u << 1,
+  XHAL_MEMORY_HOST_CACHED = 1u << 2,
+};
+#define XHAL_MEMORY_FLAGS_ALL                            \
+  (XHAL_MEMORY_DEVICE_LOCAL | XHAL_MEMORY_HOST_VISIBLE | \
+   XHAL_MEMORY_HOST_CACHED)
+
+/* Map flags. */
+enum {
+  XHAL_MAP_READ = 1u << 0,
+  XHAL_MAP_WRITE = 1u << 1,
+};
+
+/* Kernel languages for program builds. */
+typedef uint32_t xhal_kernel_language_t;
+enum {
+  XHAL_KERNEL_LANGUAGE_NONE = 0,
+  XHAL_KERNEL_LANGUAGE_OPENCL_C = 1,
+};
+
+/* Log levels for the host log service and XHAL_LOG. */
+typedef uint32_t xhal_log_level_t;
+enum {
+  XHAL_LOG_ERROR = 0,
+  XHAL_LOG_WARN = 1,
+  XHAL_LOG_INFO = 2,
+  XHAL_LOG_DEBUG = 3,
+};
+
+/* ---------------------------------------------------- device properties */
+
+#define XHAL_NAME_MAX 128
+#define XHAL_UUID_SIZE 16
+
+/* What a device is and can do. Filled by the plugin, read by frameworks.
+ * Strings are NUL-terminated within their arrays. */
+typedef struct xhal_device_properties {
+  uint32_t struct_size;
+  xhal_device_kind_t kind;
+  char name[XHAL_NAME_MAX];
+  char vendor[XHAL_NAME_MAX];
+  char driver_version[XHAL_NAME_MAX];
+  /* Stable across processes for the same physical device. */
+  uint8_t uuid[XHAL_UUID_SIZE];
+  uint64_t memory_bytes;       /* total device memory */
+  uint64_t max_alloc_bytes;    /* largest single buffer */
+  uint64_t alignment;          /* base alignment of every buffer, power of 2 */
+  uint64_t local_memory_bytes; /* per work-group scratch, 0 if none */
+  uint32_t compute_units;
+  uint32_t dtypes;              /* mask of XHAL_DTYPE_BIT(dt) */
+  uint32_t capabilities;        /* mask of XHAL_CAP_* */
+  uint32_t max_work_group_size; /* 0 when the device has no kernel language */
+  /* Nanoseconds per device timer tick as a rational (1/1 for ns timers). */
+  uint32_t timer_numerator;
+  uint32_t timer_denominator;
+} xhal_device_properties_t;
+
+/* ------------------------------------------------------ operator catalog */
+
+/* Operator ids. Semantics, shapes, dtypes and tolerances: docs/ops.md. */
+typedef uint32_t xhal_op_t;
+enum {
+  XHAL_OP_INVALID = 0,
+  /* Elementwise binary with numpy broadcasting: out = f(in0, in1). */
+  XHAL_OP_ADD = 1,
+  XHAL_OP_SUB = 2,
+  XHAL_OP_MUL = 3,
+  XHAL_OP_DIV = 4,
+  XHAL_OP_MAX = 5,
+  XHAL_OP_MIN = 6,
+  /* Elementwise unary: out = f(in0). */
+  XHAL_OP_RELU = 16,
+  XHAL_OP_GELU = 17,
+  XHAL_OP_SIGMOID = 18,
+  XHAL_OP_TANH = 19,
+  XHAL_OP_EXP = 20,
+  /* out = alpha * op(A) @ op(B) + beta * out + bias. */
+  XHAL_OP_MATMUL = 32,
+  /* NCHW convolution with stride, padding, dilation, groups, bias. */
+  XHAL_OP_CONV2D = 33,
+  XHAL_OP_SOFTMAX = 48,
+  XHAL_OP_LAYER_NORM = 49,
+  XHAL_OP_REDUCE_SUM = 64,
+  XHAL_OP_REDUCE_MAX = 65,
+  XHAL_OP_TRANSPOSE = 80,
+  XHAL_OP_CAST = 81,
+};
+/* Ids at or above this value are free for frameworks' own operators. */
+#define XHAL_OP_CUSTOM_BASE 0x10000u
+
+#define XHAL_MAX_RANK 8
+#define XHAL_MAX_OP_INPUTS 4
+#define XHAL_MAX_OP_OUTPUTS 1
+
+/* Shape and dtype of one tensor: dense, row-major (last dim contiguous). */
+typedef struct xhal_tensor_desc {
+  xhal_dtype_t dtype;
+  uint32_t rank; /* 0 = scalar (one element) */
+  uint64_t dims[XHAL_MAX_RANK];
+} xhal_tensor_desc_t;
+
+/* Attributes of an operator call. Each operator reads only the fields
+ * docs/ops.md lists for it; start from xhal_op_attrs_default(). */
+typedef struct xhal_op_attrs {
+  uint32_t struct_size;
+  int32_t axis;         /* softmax, reduce: axis, negative counts back */
+  uint32_t transpose_a; /* matmul: 0 or 1 */
+  uint32_t transpose_b; /* matmul: 0 or 1 */
+  float alpha;          /* matmul scale of the product (default 1) */
+  float beta;           /* matmul scale of the prior output (default 0) */
+  float epsilon;        /* layer_norm (default 1e-5) */
+  uint32_t stride[2];   /* conv2d (h, w), default 1 */
+  uint32_t padding[2];  /* conv2d (h, w), symmetric, default 0 */
+  uint32_t dilation[2]; /* conv2d (h, w), default 1 */
+  uint32_t groups;      /* conv2d, default 1 */
+  uint32_t perm[XHAL_MAX_RANK]; /* transpose: out dim i = in dim perm[i] */
+} xhal_op_attrs_t;
+
+/* Fills `attrs` with every operator's defaults. */
+static inline void xhal_op_attrs_default(xhal_op_attrs_t* attrs) {
+  uint32_t i;
+  attrs->struct_size = (uint32_t)sizeof(*attrs);
+  attrs->axis = -1;
+  attrs->transpose_a = 0;
+  attrs->transpose_b = 0;
+  attrs->alpha = 1.0f;
+  attrs->beta = 0.0f;
+  attrs->epsilon = 1e-5f;
+  for (i = 0; i < 2; ++i) {
+    attrs->stride[i] = 1;
+    attrs->padding[i] = 0;
+    attrs->dilation[i] = 1;
+  }
+  attrs->groups = 1;
+  for (i = 0; i < XHAL_MAX_RANK; ++i) attrs->perm[i] = i;
+}
+
+/* Bytes per element of a dtype, 0 for an unknown dtype. */
+static inline uint32_t xhal_dtype_size(xhal_dtype_t dtype) {
+  switch (dtype) {
+    case XHAL_DTYPE_F32:
+    case XHAL_DTYPE_I32:
+      return 4;
+    case XHAL_DTYPE_F16:
+      return 2;
+    case XHAL_DTYPE_I8:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* ----------------------------------------------------------- ABI pinning */
+
+_Static_assert(sizeof(xhal_status_t) == 4, "status is 32-bit");
+_Static_assert(sizeof(xhal_tensor_desc_t) == 72, "tensor desc layout");
+_Static_assert(sizeof(xhal_op_attrs_t) == 88, "op attrs layout");
+_Static_assert(sizeof(xhal_device_properties_t) == 464,
+               "device properties layout");
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XHAL_TYPES_H_ */
