@@ -286,6 +286,10 @@ static int build_unary(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
   if (v == KC_EDGE) {
     if (index >= sizeof(kUnaryEdges) / sizeof(kUnaryEdges[0])) return 0;
     s = kUnaryEdges[index];
+    /* NaN, the infinities, -0 and values past f16's range: the catalog
+     * defines every activation there (gelu(-inf) = 0, gelu(+inf) = +inf,
+     * exp(+inf) = +inf, sigmoid(-inf) = 0, ...). */
+    c->specials = dt[0] == XHAL_DTYPE_F32 || dt[0] == XHAL_DTYPE_F16 ? 1u : 0u;
   } else if (v == KC_LARGE) {
     s.rank = 1;
     s.dims[0] = (1u << 17) + 3;
@@ -437,12 +441,62 @@ static const axis_edge_t kSoftmaxEdges[] = {
     {{3, {2, 3, 4}}, 1}, {{1, {33}}, 0},
 };
 
+/* Offset slices: every normalising or reducing operator also gets slices
+ * whose values sit far from zero relative to their spread (centre +-
+ * spread), where a one-pass variance or a mean carried in plain f32
+ * cancels and a softmax that does not subtract the maximum overflows.
+ * They follow each operator's edge shapes in the edge list. Sums over a
+ * slice stay below f16's largest value. */
+typedef struct offset_edge {
+  axis_edge_t e;
+  double centre;
+  double spread;
+} offset_edge_t;
+
+static const offset_edge_t kSoftmaxOffsets[] = {
+    {{{2, {4, 1023}}, -1}, 1000, 3},
+    {{{2, {33, 8}}, 0}, 100, 3},
+    {{{3, {2, 65, 3}}, 1}, -1000, 3},
+};
+
+static const offset_edge_t kLayerNormOffsets[] = {
+    {{{2, {4, 1023}}, -1}, 1000, 1},   {{{2, {8, 33}}, -1}, 100, 1},
+    {{{3, {2, 3, 768}}, -1}, 1000, 1}, {{{2, {5, 7}}, -1}, -1000, 1},
+    {{{2, {3, 257}}, -1}, 100, 0.01},
+};
+
+static const offset_edge_t kReduceOffsets[] = {
+    {{{2, {4, 61}}, 1}, 1000, 1},
+    {{{2, {61, 3}}, 0}, 100, 1},
+    {{{3, {2, 65, 3}}, 1}, -1000, 1},
+};
+
+#define KC_COUNT(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+/* Sets input 0's range to an offset case's and says so in the
+ * description. */
+static int offset_finish(kc_case_t* c, const offset_edge_t* o,
+                         const xhal_dtype_t* dt, uint32_t n) {
+  c->lo[0] = o->centre - o->spread;
+  c->hi[0] = o->centre + o->spread;
+  if (!finish(c, dt, n)) return 0;
+  append(c->desc, sizeof(c->desc), " values in [%g, %g]", c->lo[0], c->hi[0]);
+  return 1;
+}
+
 static int build_softmax(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
                          kc_variant_t v, uint32_t index, kc_case_t* c) {
   start(c, XHAL_OP_SOFTMAX, 1);
   axis_edge_t e;
+  if (v == KC_EDGE && index >= KC_COUNT(kSoftmaxEdges)) {
+    index -= KC_COUNT(kSoftmaxEdges);
+    if (index >= KC_COUNT(kSoftmaxOffsets)) return 0;
+    const offset_edge_t* o = &kSoftmaxOffsets[index];
+    set_desc(&c->call.inputs[0].desc, dt[0], o->e.shape.rank, o->e.shape.dims);
+    c->call.attrs.axis = o->e.axis;
+    return offset_finish(c, o, dt, n);
+  }
   if (v == KC_EDGE) {
-    if (index >= sizeof(kSoftmaxEdges) / sizeof(kSoftmaxEdges[0])) return 0;
     e = kSoftmaxEdges[index];
   } else if (v == KC_LARGE) {
     e.shape.rank = 2;
@@ -469,8 +523,13 @@ static int build_layer_norm(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
                             kc_variant_t v, uint32_t index, kc_case_t* c) {
   shape_t s;
   uint32_t inputs = n - 1u; /* X, then gamma and beta as the signature has */
-  if (v == KC_EDGE) {
-    if (index >= sizeof(kLayerNormEdges) / sizeof(kLayerNormEdges[0])) return 0;
+  const offset_edge_t* o = NULL;
+  if (v == KC_EDGE && index >= KC_COUNT(kLayerNormEdges)) {
+    index -= KC_COUNT(kLayerNormEdges);
+    if (index >= KC_COUNT(kLayerNormOffsets)) return 0;
+    o = &kLayerNormOffsets[index];
+    s = o->e.shape;
+  } else if (v == KC_EDGE) {
     s = kLayerNormEdges[index];
   } else if (v == KC_LARGE) {
     s.rank = 2;
@@ -485,6 +544,7 @@ static int build_layer_norm(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
   uint64_t d = s.dims[s.rank - 1];
   for (uint32_t i = 1; i < inputs; ++i)
     set_desc(&c->call.inputs[i].desc, dt[i], 1, &d);
+  if (o) return offset_finish(c, o, dt, n);
   return finish(c, dt, n);
 }
 
@@ -499,8 +559,15 @@ static int build_reduce(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
                         kc_variant_t v, uint32_t index, kc_case_t* c) {
   start(c, c->call.op, 1);
   axis_edge_t e;
+  if (v == KC_EDGE && index >= KC_COUNT(kReduceEdges)) {
+    index -= KC_COUNT(kReduceEdges);
+    if (index >= KC_COUNT(kReduceOffsets)) return 0;
+    const offset_edge_t* o = &kReduceOffsets[index];
+    set_desc(&c->call.inputs[0].desc, dt[0], o->e.shape.rank, o->e.shape.dims);
+    c->call.attrs.axis = o->e.axis;
+    return offset_finish(c, o, dt, n);
+  }
   if (v == KC_EDGE) {
-    if (index >= sizeof(kReduceEdges) / sizeof(kReduceEdges[0])) return 0;
     e = kReduceEdges[index];
   } else if (v == KC_LARGE) {
     e.shape.rank = 2;

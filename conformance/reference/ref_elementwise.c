@@ -110,6 +110,9 @@ static double unary(xhal_op_t op, double x) {
       if (isnan(x)) return x;
       return x > 0.0 ? x : 0.0;
     case XHAL_OP_GELU:
+      /* The limits at the infinities (the formula gives -inf * 0 = NaN
+       * at -inf): gelu(-inf) = 0, gelu(+inf) = +inf. */
+      if (isinf(x)) return x > 0.0 ? x : 0.0;
       return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
     case XHAL_OP_SIGMOID:
       return 1.0 / (1.0 + exp(-x));

@@ -626,6 +626,17 @@ START_TEST(test_unary) {
   c.op = XHAL_OP_GELU;
   ck_assert_int_eq(xhal_ref_run(&c, ins, y), XHAL_OK);
   NEAR(y, gelu, 1e-7);
+  ck_assert(isnan(y[4]));
+  {
+    /* At the infinities gelu takes its limits: 0 and +inf. */
+    static const float inf_x[] = {-INFINITY, INFINITY, -1e30f};
+    xhal_tensor_desc_t d3 = t_desc(F32, 1, 3, 0, 0, 0);
+    xhal_plugin_op_call_t g = t_call(XHAL_OP_GELU, 1, &d3, d3);
+    const void* inf_ins[1] = {inf_x};
+    float gy[3] = {1, 1, 1};
+    ck_assert_int_eq(xhal_ref_run(&g, inf_ins, gy), XHAL_OK);
+    ck_assert(gy[0] == 0.0f && gy[1] == INFINITY && gy[2] == 0.0f);
+  }
   c.op = XHAL_OP_SIGMOID;
   ck_assert_int_eq(xhal_ref_run(&c, ins, y), XHAL_OK);
   NEAR(y, sig, 1e-7);

@@ -535,6 +535,18 @@ static xhal_status_t norm_enqueue(void* user, xhal_plugin_stream_t s,
       vt_emit(&vt, c);
       vt_emit(&vt, npu_cmd_vec(NPUSIM_VF_SUB, NPUSIM_DT_F32, NPUSIM_VB_COL,
                                x[j], st1[j], x[j], n, d));
+      /* The f32 mean of a row far from zero is off by half an ulp of it
+       * and more (the sum's rounding), which would shift every xc alike:
+       * take the mean of xc (exact differences when x is near its mean)
+       * and remove it as well. */
+      vt_emit(&vt, npu_cmd_vec(NPUSIM_VF_ROW_SUM, NPUSIM_DT_F32, 0, x[j], 0,
+                               st1[j], n, d));
+      c = npu_cmd_vec(NPUSIM_VF_MUL, NPUSIM_DT_F32, NPUSIM_VB_SCALAR, st1[j], 0,
+                      st1[j], 1, n);
+      c.a[6] = f32_bits(inv_d);
+      vt_emit(&vt, c);
+      vt_emit(&vt, npu_cmd_vec(NPUSIM_VF_SUB, NPUSIM_DT_F32, NPUSIM_VB_COL,
+                               x[j], st1[j], x[j], n, d));
       /* var = sum(xc^2) / D; r = 1 / sqrt(var + eps) */
       vt_emit(&vt, npu_cmd_vec(NPUSIM_VF_MUL, NPUSIM_DT_F32, NPUSIM_VB_FULL,
                                x[j], x[j], tt[j], n, d));

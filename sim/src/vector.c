@@ -184,6 +184,8 @@ static float unary_f32(uint32_t f, float x) {
     case NPUSIM_VF_RELU:
       return x > 0.0f ? x : (isnan(x) ? x : 0.0f);
     case NPUSIM_VF_GELU:
+      /* gelu(-inf) = 0, its limit (the formula gives -inf * 0 = NaN). */
+      if (isinf(d)) return d > 0.0 ? x : 0.0f;
       return (float)(0.5 * d * (1.0 + erf(d / sqrt(2.0))));
     case NPUSIM_VF_SIGMOID:
       return (float)(1.0 / (1.0 + exp(-d)));

@@ -311,6 +311,8 @@ static inline float f32_unary(xhal_op_t op, float x) {
     case XHAL_OP_RELU:
       return x < 0.0f ? 0.0f : x; /* keeps NaN */
     case XHAL_OP_GELU:
+      /* gelu(-inf) = 0, its limit (the formula gives -inf * 0 = NaN). */
+      if (isinf(x)) return x > 0.0f ? x : 0.0f;
       return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case XHAL_OP_SIGMOID:
       return 1.0f / (1.0f + expf(-x));

@@ -68,7 +68,13 @@ __kernel __attribute__((reqd_work_group_size(XK_ROW_WG, 1, 1))) void softmax(
   }
 }
 
-/* Normalises each row of D elements (population variance, two passes). */
+/* Normalises each row of D elements (population variance, two passes).
+ * The mean of a row far from zero relative to its spread is off by at
+ * least half an ulp of the mean in f32 (and by the sum's rounding), and
+ * that error would shift every centred value alike: a second pass takes
+ * the mean of the centred values (exact differences when x and the mean
+ * are close) and removes it too, so x - mean carries the error of its
+ * own magnitude only. */
 __kernel __attribute__((reqd_work_group_size(XK_ROW_WG, 1, 1))) void
 layer_norm(ulong rows, ulong D, float eps, __global const ST_T* x, ulong xoff,
            __global const ST_T* g, ulong goff, int has_gamma,
@@ -82,15 +88,19 @@ layer_norm(ulong rows, ulong D, float eps, __global const ST_T* x, ulong xoff,
     float sum = 0.0f;
     for (ulong d = lid; d < D; d += XK_ROW_WG) sum += LD(x, xoff + base + d);
     const float mean = xk_group_sum(s, sum) * inv_d;
+    float res = 0.0f;
+    for (ulong d = lid; d < D; d += XK_ROW_WG)
+      res += LD(x, xoff + base + d) - mean;
+    const float mean2 = xk_group_sum(s, res) * inv_d;
     float sq = 0.0f;
     for (ulong d = lid; d < D; d += XK_ROW_WG) {
-      float c = LD(x, xoff + base + d) - mean;
+      float c = (LD(x, xoff + base + d) - mean) - mean2;
       sq += c * c;
     }
     const float var = xk_group_sum(s, sq) * inv_d;
     const float rstd = 1.0f / sqrt(var + eps);
     for (ulong d = lid; d < D; d += XK_ROW_WG) {
-      float v = (LD(x, xoff + base + d) - mean) * rstd;
+      float v = ((LD(x, xoff + base + d) - mean) - mean2) * rstd;
       if (has_gamma) v *= LD(g, goff + d);
       if (has_beta) v += LD(bt, boff + d);
       STV(y, yoff + base + d, v);
