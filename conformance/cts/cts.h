@@ -304,12 +304,19 @@ void cts_read_sync(xhal_stream_t stream, xhal_buffer_t buffer, uint64_t offset,
 /* Index of the first byte where a and b differ, or size if none. */
 uint64_t cts_first_diff(const void* a, const void* b, uint64_t size);
 
-/* Counts of threads and open file descriptors of this process. */
+/* Threads of this process that still run code: a thread that has begun
+ * to exit (a joined one the kernel has not unlinked yet) or a zombie is
+ * not counted. The listing is repeated until two passes agree. */
 uint32_t cts_thread_count(void);
 /* Starts and joins one thread, so that threads a runtime starts on the
  * first thread creation (sanitizers) exist before a count. */
 void cts_thread_warmup(void);
+/* Open file descriptors of this process (the listing's own left out). */
 uint32_t cts_fd_count(void);
+/* cts_fd_count, polled for up to `ms` until it is `want` or less: a
+ * descriptor a driver thread holds for a moment is not a leak, one that
+ * stays open is. Returns the last count. */
+uint32_t cts_fd_count_settled(uint32_t want, uint32_t ms);
 
 /* Name of a capability need for skip messages. */
 const char* cts_need_name(cts_need_t need);

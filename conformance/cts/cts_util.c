@@ -433,19 +433,74 @@ void cts_read_sync(xhal_stream_t stream, xhal_buffer_t buffer, uint64_t offset,
 
 /* ------------------------------------------------- process statistics */
 
-static uint32_t count_entries(const char* dir_path) {
+/* PF_EXITING in the flags field of /proc/<pid>/task/<tid>/stat: the
+ * kernel sets it when the thread enters do_exit, before it wakes a
+ * pthread_join waiter. */
+#define CTS_PF_EXITING 0x4ul
+
+/* 1 if the thread `tid` of this process still runs code: not gone, not a
+ * zombie, not past the start of its exit. A joined thread stays listed in
+ * /proc/self/task for a moment after pthread_join returns (the kernel
+ * wakes the joiner before it unlinks the task); counting it made a
+ * correct plugin look as if it had left a thread behind. */
+static int thread_is_live(const char* tid) {
+  char path[96];
+  snprintf(path, sizeof(path), "/proc/self/task/%.40s/stat", tid);
+  FILE* f = fopen(path, "re");
+  if (!f) return 0; /* gone between readdir and open */
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* The name in parentheses may hold anything: parse after the last ')'. */
+  const char* close = strrchr(buf, ')');
+  if (!close) return 0;
+  char state = 0;
+  unsigned long flags = 0;
+  if (sscanf(close + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+    return 0;
+  if (state == 'Z' || state == 'X' || state == 'x') return 0;
+  return (flags & CTS_PF_EXITING) == 0;
+}
+
+/* One pass over `dir_path`; `live` filters thread entries. The sum of
+ * the entry numbers tells two passes with the same count apart. */
+static uint32_t count_pass(const char* dir_path, int threads, uint64_t* sum) {
   DIR* dir = opendir(dir_path);
+  *sum = 0;
   if (!dir) return 0;
+  /* The directory stream holds a descriptor of its own while listing
+   * /proc/self/fd: leave that one out by number. */
+  const int own = dirfd(dir);
   uint32_t n = 0;
   struct dirent* entry;
   while ((entry = readdir(dir)) != NULL) {
-    if (entry->d_name[0] != '.') ++n;
+    if (entry->d_name[0] == '.') continue;
+    const long id = strtol(entry->d_name, NULL, 10);
+    if (threads ? !thread_is_live(entry->d_name) : id == own) continue;
+    ++n;
+    *sum += (uint64_t)id * 2654435761u + 1u;
   }
   closedir(dir);
   return n;
 }
 
-uint32_t cts_thread_count(void) { return count_entries("/proc/self/task"); }
+/* A listing of a /proc directory can miss or repeat an entry when
+ * another thread changes it meanwhile: take two passes that agree. */
+static uint32_t count_stable(const char* dir_path, int threads) {
+  uint64_t sum = 0;
+  uint32_t n = count_pass(dir_path, threads, &sum);
+  for (int i = 0; i < 50; ++i) {
+    uint64_t again_sum = 0;
+    const uint32_t again = count_pass(dir_path, threads, &again_sum);
+    if (again == n && again_sum == sum) break;
+    n = again;
+    sum = again_sum;
+  }
+  return n;
+}
+
+uint32_t cts_thread_count(void) { return count_stable("/proc/self/task", 1); }
 
 static void* idle_thread(void* unused) { return unused; }
 
@@ -456,10 +511,16 @@ void cts_thread_warmup(void) {
   if (pthread_create(&t, NULL, idle_thread, NULL) == 0) pthread_join(t, NULL);
 }
 
-uint32_t cts_fd_count(void) {
-  /* opendir itself holds one descriptor while counting. */
-  uint32_t n = count_entries("/proc/self/fd");
-  return n ? n - 1u : 0u;
+uint32_t cts_fd_count(void) { return count_stable("/proc/self/fd", 0); }
+
+uint32_t cts_fd_count_settled(uint32_t want, uint32_t ms) {
+  uint32_t n = cts_fd_count();
+  const uint64_t end = cts_now_ns() + (uint64_t)ms * 1000000u;
+  while (n > want && cts_now_ns() < end) {
+    cts_sleep_ms(5);
+    n = cts_fd_count();
+  }
+  return n;
 }
 
 const char* cts_need_name(cts_need_t need) {
