@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -101,7 +103,8 @@ END_TEST
 
 START_TEST(test_missing_file) {
   check_rejected(XHAL_BROKEN_PLUGIN_DIR "/libxhal_absent.so",
-                 XHAL_ERROR_PLUGIN_LOAD, "dlopen failed");
+                 XHAL_ERROR_PLUGIN_LOAD,
+                 "cannot read plugin file: No such file or directory");
 }
 END_TEST
 
@@ -306,6 +309,163 @@ START_TEST(test_debug_log_prints_discovery) {
 }
 END_TEST
 
+/* ------------------------------------------------ non-regular files */
+
+/* A directory holding, under plugin names, every kind of file that is
+ * not a regular file, plus a copy of nothing else: a FIFO (opening it
+ * for reading blocks until a writer comes), a socket, links to two
+ * device nodes, a directory and a link to the FIFO. */
+typedef struct odd_dir {
+  char dir[64];
+  char fifo[128], sock[128], null_link[128], zero_link[128], subdir[128],
+      fifo_link[128];
+} odd_dir_t;
+
+static void odd_dir_make(odd_dir_t* d) {
+  snprintf(d->dir, sizeof(d->dir), "/tmp/xhal-odd-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(d->dir));
+  snprintf(d->fifo, sizeof(d->fifo), "%s/libxhal_fifo.so", d->dir);
+  snprintf(d->sock, sizeof(d->sock), "%s/libxhal_sock.so", d->dir);
+  snprintf(d->null_link, sizeof(d->null_link), "%s/libxhal_null.so", d->dir);
+  snprintf(d->zero_link, sizeof(d->zero_link), "%s/libxhal_zero.so", d->dir);
+  snprintf(d->subdir, sizeof(d->subdir), "%s/libxhal_dir.so", d->dir);
+  snprintf(d->fifo_link, sizeof(d->fifo_link), "%s/libxhal_fifolink.so",
+           d->dir);
+  ck_assert_int_eq(mkfifo(d->fifo, 0600), 0);
+  int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  ck_assert_int_ge(s, 0);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  ck_assert_uint_lt(strlen(d->sock), sizeof(addr.sun_path));
+  memcpy(addr.sun_path, d->sock, strlen(d->sock) + 1);
+  ck_assert_int_eq(bind(s, (struct sockaddr*)&addr, sizeof(addr)), 0);
+  close(s);
+  ck_assert_int_eq(symlink("/dev/null", d->null_link), 0);
+  ck_assert_int_eq(symlink("/dev/zero", d->zero_link), 0);
+  ck_assert_int_eq(mkdir(d->subdir, 0700), 0);
+  ck_assert_int_eq(symlink(d->fifo, d->fifo_link), 0);
+}
+
+static void odd_dir_remove(const odd_dir_t* d) {
+  unlink(d->fifo);
+  unlink(d->sock);
+  unlink(d->null_link);
+  unlink(d->zero_link);
+  rmdir(d->subdir);
+  unlink(d->fifo_link);
+  rmdir(d->dir);
+}
+
+/* The record for `path` is rejected as not a regular file, naming `kind`. */
+static void check_not_regular(xhal_instance_t instance, const char* path,
+                              const char* kind) {
+  xhal_plugin_info_t info = find_plugin(instance, path);
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_int_eq(info.status, XHAL_ERROR_PLUGIN_LOAD);
+  ck_assert_msg(
+      strstr(info.reason, "not a regular file") && strstr(info.reason, kind),
+      "%s: reason '%s' lacks 'not a regular file' or '%s'", path, info.reason,
+      kind);
+}
+
+/* Checks every odd file of `d`, named explicitly, got its record, and the
+ * CPU plugin named after them loaded and works. */
+static void check_odd_records(xhal_instance_t instance, const odd_dir_t* d) {
+  check_not_regular(instance, d->fifo, "FIFO");
+  check_not_regular(instance, d->sock, "socket");
+  check_not_regular(instance, d->null_link, "character device");
+  check_not_regular(instance, d->zero_link, "character device");
+  check_not_regular(instance, "/dev/zero", "character device");
+  check_not_regular(instance, d->subdir, "directory");
+  check_not_regular(instance, d->fifo_link, "FIFO");
+  ck_assert_uint_eq(find_plugin(instance, "/libxhal_cpu.so").state,
+                    XHAL_PLUGIN_STATE_LOADED);
+  uint32_t devices = 0;
+  ck_assert_int_eq(xhal_instance_device_count(instance, &devices), XHAL_OK);
+  ck_assert_uint_eq(devices, 1);
+}
+
+/* Regression: a FIFO named like a plugin in a plugin directory blocked
+ * xhal_instance_create forever (the loader opened it for reading). A
+ * directory scan skips every entry that is not a regular file. */
+START_TEST(test_odd_files_in_plugin_dir_skipped) {
+  odd_dir_t d;
+  odd_dir_make(&d);
+  char cpu_link[128];
+  snprintf(cpu_link, sizeof(cpu_link), "%s/libxhal_cpu.so", d.dir);
+  ck_assert_int_eq(symlink(XHAL_CPU_PLUGIN_PATH, cpu_link), 0);
+  const char* dirs[] = {d.dir};
+  xhal_instance_options_t options;
+  xhal_instance_options_default(&options);
+  options.search_dirs = dirs;
+  options.search_dir_count = 1;
+  options.ignore_environment = 1;
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(&options, &instance), XHAL_OK);
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 1); /* only the regular file was a candidate */
+  ck_assert_uint_eq(find_plugin(instance, "/libxhal_cpu.so").state,
+                    XHAL_PLUGIN_STATE_LOADED);
+  xhal_instance_release(instance);
+  /* The same directory through XHAL_PLUGIN_PATH, with a FIFO as one of
+   * the directories. */
+  unsetenv("XHAL_PLUGINS");
+  char list[512];
+  snprintf(list, sizeof(list), "%s:%s", d.fifo, d.dir);
+  setenv("XHAL_PLUGIN_PATH", list, 1);
+  ck_assert_int_eq(xhal_instance_create(NULL, &instance), XHAL_OK);
+  ck_assert_uint_eq(find_plugin(instance, "/libxhal_cpu.so").state,
+                    XHAL_PLUGIN_STATE_LOADED);
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  for (uint32_t i = 0; i < count; ++i) {
+    xhal_plugin_info_t info;
+    ck_assert_int_eq(xhal_instance_plugin_info(instance, i, &info), XHAL_OK);
+    ck_assert_msg(strncmp(info.path, d.dir, strlen(d.dir)) != 0 ||
+                      strcmp(info.path, cpu_link) == 0,
+                  "scan recorded %s", info.path);
+  }
+  xhal_instance_release(instance);
+  unsetenv("XHAL_PLUGIN_PATH");
+  unlink(cpu_link);
+  odd_dir_remove(&d);
+}
+END_TEST
+
+/* Regression: a FIFO named in XHAL_PLUGINS blocked xhal_instance_create
+ * forever. A non-regular file named explicitly gets a rejected record. */
+START_TEST(test_odd_files_in_env_plugins_rejected) {
+  odd_dir_t d;
+  odd_dir_make(&d);
+  char list[1024];
+  snprintf(list, sizeof(list), "%s:%s:%s:%s:/dev/zero:%s:%s:%s", d.fifo, d.sock,
+           d.null_link, d.zero_link, d.subdir, d.fifo_link,
+           XHAL_CPU_PLUGIN_PATH);
+  setenv("XHAL_PLUGINS", list, 1);
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(NULL, &instance), XHAL_OK);
+  check_odd_records(instance, &d);
+  xhal_instance_release(instance);
+  unsetenv("XHAL_PLUGINS");
+  odd_dir_remove(&d);
+}
+END_TEST
+
+/* The same files through options.plugin_paths. */
+START_TEST(test_odd_files_in_plugin_paths_rejected) {
+  odd_dir_t d;
+  odd_dir_make(&d);
+  const char* paths[] = {
+      d.fifo,      d.sock,   d.null_link, d.zero_link,
+      "/dev/zero", d.subdir, d.fifo_link, XHAL_CPU_PLUGIN_PATH};
+  xhal_instance_t instance = test_instance_on(paths, 8);
+  check_odd_records(instance, &d);
+  xhal_instance_release(instance);
+  odd_dir_remove(&d);
+}
+END_TEST
+
 int main(void) {
   Suite* s = suite_create("loader");
   TCase* tc = tcase_create("loader");
@@ -328,6 +488,13 @@ int main(void) {
   tcase_add_test(tc, test_instance_bad_arguments);
   tcase_add_test(tc, test_debug_log_prints_discovery);
   suite_add_tcase(s, tc);
+  /* Cases that hung before their fix: a short timeout fails them fast. */
+  TCase* hang = tcase_create("no_hang");
+  tcase_set_timeout(hang, 10);
+  tcase_add_test(hang, test_odd_files_in_plugin_dir_skipped);
+  tcase_add_test(hang, test_odd_files_in_env_plugins_rejected);
+  tcase_add_test(hang, test_odd_files_in_plugin_paths_rejected);
+  suite_add_tcase(s, hang);
   SRunner* sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_FORK);
   srunner_run_all(sr, CK_NORMAL);

@@ -12,19 +12,22 @@
  *      relocated install).
  * Only absolute paths are used: a relative one would resolve against the
  * current directory, which is never searched. Environment variables are
- * read with secure_getenv. In directories, files named libxhal_*.so are
- * plugins. The first plugin of a name wins; later files of the same name
- * are recorded as rejected duplicates.
+ * read with secure_getenv. In directories, regular files named
+ * libxhal_*.so are plugins; nothing but a regular file is ever opened
+ * (load_file). The first plugin of a name wins; later files of the same
+ * name are recorded as rejected duplicates.
  */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -163,11 +166,12 @@ static const char* missing_required(const xhal_plugin_dispatch_t* table) {
 
 /* Refuses files and directories other users may write: whoever can
  * replace a plugin can run code in every process that loads it. */
-static int insecure_path(const char* path, char* why, size_t why_size) {
+static int insecure_path(const char* path, const struct stat* file, char* why,
+                         size_t why_size) {
   const char* allow = secure_getenv("XHAL_ALLOW_INSECURE_PLUGINS");
   if (allow && strcmp(allow, "1") == 0) return 0;
   struct stat st;
-  if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH)) {
+  if (file->st_mode & S_IWOTH) {
     snprintf(why, why_size, "plugin file is writable by other users");
     return 1;
   }
@@ -256,9 +260,35 @@ static xhal_status_t open_devices(plugin_t* plugin) {
 
 /* ------------------------------------------------------------ loading */
 
-static void load_file(xhal_instance_t instance, const char* path) {
+/* What a non-regular file is, for the reason of its record. */
+static const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "of an unknown kind";
+}
+
+/* Considers one plugin file. Only a regular file is a candidate: a FIFO
+ * would block dlopen's open forever and a device node may act on being
+ * opened, so the type is read with stat, which opens nothing. The file is
+ * then opened without blocking and checked again through the descriptor
+ * (it must be the same regular file), and once more after dlopen. In a
+ * directory scan (`from_scan`) a non-regular entry is skipped with a
+ * debug line; named explicitly it gets a rejected record. */
+static void load_file(xhal_instance_t instance, const char* path,
+                      int from_scan) {
   for (uint32_t i = 0; i < instance->plugin_count; ++i) {
     if (strcmp(instance->plugins[i]->info.path, path) == 0) return;
+  }
+  struct stat st;
+  int stat_errno = 0;
+  if (path[0] == '/' && stat(path, &st) != 0) stat_errno = errno;
+  if (from_scan && path[0] == '/' && stat_errno == 0 && !S_ISREG(st.st_mode)) {
+    hal_log(instance, XHAL_LOG_DEBUG, "skipping %s: not a regular file (%s)",
+            path, file_kind(st.st_mode));
+    return;
   }
   plugin_t* plugin = add_record(instance, path);
   if (!plugin) {
@@ -277,16 +307,52 @@ static void load_file(xhal_instance_t instance, const char* path) {
            "searched)");
     return;
   }
+  if (stat_errno) {
+    reject(plugin, XHAL_ERROR_PLUGIN_LOAD, "cannot read plugin file: %s",
+           strerror(stat_errno));
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    reject(plugin, XHAL_ERROR_PLUGIN_LOAD, "not a regular file (%s)",
+           file_kind(st.st_mode));
+    return;
+  }
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    reject(plugin, XHAL_ERROR_PLUGIN_LOAD, "cannot open plugin file: %s",
+           strerror(errno));
+    return;
+  }
+  struct stat fst;
+  if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) ||
+      fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+    close(fd);
+    reject(plugin, XHAL_ERROR_PLUGIN_LOAD,
+           "plugin file changed while it was inspected (now %s)",
+           S_ISREG(fst.st_mode) ? "another file" : "not a regular file");
+    return;
+  }
   char why[512];
-  if (insecure_path(path, why, sizeof(why))) {
+  if (insecure_path(path, &fst, why, sizeof(why))) {
+    close(fd);
     reject(plugin, XHAL_ERROR_PLUGIN_LOAD, "%s", why);
     return;
   }
   plugin->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!plugin->dl) {
+    close(fd);
     const char* err = dlerror();
     reject(plugin, XHAL_ERROR_PLUGIN_LOAD, "dlopen failed: %s",
            err ? err : "unknown error");
+    return;
+  }
+  /* dlopen opened the path again: it must still be the file checked. */
+  int replaced = stat(path, &st) != 0 || st.st_dev != fst.st_dev ||
+                 st.st_ino != fst.st_ino;
+  close(fd);
+  if (replaced) {
+    reject(plugin, XHAL_ERROR_PLUGIN_LOAD,
+           "plugin file was replaced while it was loaded");
     return;
   }
   void* sym = dlsym(plugin->dl, XHAL_PLUGIN_QUERY_SYMBOL);
@@ -374,6 +440,11 @@ static void load_file(xhal_instance_t instance, const char* path) {
           plugin->info.name, path, plugin->info.device_count);
 }
 
+/* A file named explicitly (XHAL_PLUGINS, options.plugin_paths). */
+static void load_named_file(xhal_instance_t instance, const char* path) {
+  load_file(instance, path, 0);
+}
+
 /* Loads every libxhal_*.so in `dir`, in name order. */
 static void load_dir(xhal_instance_t instance, const char* dir) {
   if (dir[0] != '/') {
@@ -398,7 +469,7 @@ static void load_dir(xhal_instance_t instance, const char* dir) {
         strcmp(name + len - 3, ".so") == 0) {
       char path[PATH_MAX];
       int w = snprintf(path, sizeof(path), "%s/%s", dir, name);
-      if (w > 0 && (size_t)w < sizeof(path)) load_file(instance, path);
+      if (w > 0 && (size_t)w < sizeof(path)) load_file(instance, path, 1);
     }
     free(names[i]);
   }
@@ -441,12 +512,12 @@ xhal_status_t loader_load_all(xhal_instance_t instance,
   if (explicit_list && *explicit_list) {
     hal_log(instance, XHAL_LOG_DEBUG, "XHAL_PLUGINS=%s replaces discovery",
             explicit_list);
-    for_each_entry(instance, explicit_list, load_file);
+    for_each_entry(instance, explicit_list, load_named_file);
     return XHAL_OK;
   }
   for (uint32_t i = 0; i < options->plugin_path_count; ++i) {
     if (options->plugin_paths[i]) {
-      load_file(instance, options->plugin_paths[i]);
+      load_file(instance, options->plugin_paths[i], 0);
     }
   }
   for (uint32_t i = 0; i < options->search_dir_count; ++i) {
