@@ -2,6 +2,7 @@
  * instance.c - the instance (root of every object), object headers and
  * logging.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,17 +227,28 @@ XHAL_API xhal_status_t xhal_instance_create(
   instance->validation =
       options->validation || (validation && strcmp(validation, "1") == 0);
 
-  const char* trace_file = options->trace_file;
-  if (!trace_file && !options->ignore_environment) {
-    trace_file = secure_getenv("XHAL_TRACE");
-  }
-  if (trace_file && *trace_file) {
-    instance->tracer = tracer_open(trace_file);
+  /* The program's own trace file must open; XHAL_TRACE is a diagnostics
+   * setting: when it cannot be honoured the program runs untraced. */
+  if (options->trace_file && *options->trace_file) {
+    instance->tracer = tracer_open(options->trace_file);
     if (!instance->tracer) {
       status = error_set(XHAL_ERROR_INVALID_ARGUMENT,
-                         "cannot open trace file '%s'", trace_file);
+                         "cannot open trace file '%s': %s", options->trace_file,
+                         strerror(errno));
       xhal_instance_release(instance);
       return status;
+    }
+  } else {
+    const char* trace_env =
+        options->ignore_environment ? NULL : secure_getenv("XHAL_TRACE");
+    if (trace_env && *trace_env) {
+      instance->tracer = tracer_open(trace_env);
+      if (!instance->tracer) {
+        hal_log(instance, XHAL_LOG_WARN,
+                "XHAL_TRACE='%s' cannot be opened for writing (%s): tracing "
+                "is off",
+                trace_env, strerror(errno));
+      }
     }
   }
   status = loader_load_all(instance, options);

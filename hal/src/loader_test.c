@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "test_stderr.h"
 #include "test_util.h"
 
 #define BROKEN(name) XHAL_BROKEN_PLUGIN_DIR "/libxhal_broken_" name ".so"

@@ -1,6 +1,8 @@
 /* trace.c - the Chrome trace-event JSON writer (see trace.h). */
 #include "trace.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +35,19 @@ static void emit(tracer_t* tracer, const char* json) {
 tracer_t* tracer_open(const char* path) {
   tracer_t* tracer = calloc(1, sizeof(*tracer));
   if (!tracer) return NULL;
-  tracer->file = fopen(path, "w");
+  /* O_NONBLOCK: a FIFO nobody reads fails with ENXIO instead of
+   * blocking the caller; blocking writes are restored once open. */
+  int fd = open(
+      path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+      0666);
+  int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+  if (flags >= 0) flags = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  tracer->file = flags >= 0 ? fdopen(fd, "w") : NULL;
   if (!tracer->file) {
+    int err = errno;
+    if (fd >= 0) close(fd);
     free(tracer);
+    errno = err;
     return NULL;
   }
   pthread_mutex_init(&tracer->lock, NULL);

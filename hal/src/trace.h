@@ -16,7 +16,9 @@
 
 typedef struct tracer tracer_t;
 
-/* Opens `path` for writing; NULL on failure (the caller logs it). */
+/* Opens `path` for writing without blocking on it (a FIFO nobody reads
+ * fails with ENXIO); NULL with errno set on failure (the caller says
+ * so). */
 tracer_t* tracer_open(const char* path);
 /* Writes the closing bracket and closes the file. NULL is a no-op. */
 void tracer_close(tracer_t* tracer);

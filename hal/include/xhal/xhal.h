@@ -71,7 +71,10 @@ typedef struct xhal_instance_options {
   uint32_t validation;
   /* Log threshold (XHAL_LOG_*); XHAL_LOG=debug overrides it. */
   xhal_log_level_t log_level;
-  /* Chrome trace-event JSON output file, or NULL (also XHAL_TRACE). */
+  /* Chrome trace-event JSON output file, or NULL. A file named here that
+   * cannot be opened fails xhal_instance_create (INVALID_ARGUMENT); when
+   * NULL, XHAL_TRACE names the file, and if that cannot be opened the
+   * instance logs a warning and runs untraced. */
   const char* trace_file;
 } xhal_instance_options_t;
 
