@@ -9,8 +9,11 @@
  * its default directories hold no plugins either.
  *
  * Invariants: creation succeeds; no device appears; every record is a
- * rejected plugin whose path is one of the XHAL_PLUGINS entries; with
- * XHAL_PLUGINS set, one record per distinct non-empty entry.
+ * rejected plugin whose path is (a prefix of) one of the XHAL_PLUGINS
+ * entries; one record per distinct non-empty entry among the first 256,
+ * plus one for the first entry past that bound; an entry longer than 4095
+ * bytes has a record that says so; a value without an entry (empty, only
+ * separators) means unset.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -44,30 +47,56 @@ static char* confine(const char* field, size_t len) {
   return out;
 }
 
-/* Distinct non-empty entries of a colon list the loader would record, or
- * -1 when an entry is too long for the plugin info to hold exactly (then
- * the count is not predicted). */
-static long distinct_entries(const char* list) {
+/* The loader's bounds (docs/reliability.md). */
+#define MAX_LISTED_FILES 256
+#define MAX_PATH_BYTES 4095
+
+/* The records the loader makes for an XHAL_PLUGINS value: one per
+ * distinct non-empty entry among the first MAX_LISTED_FILES non-empty
+ * ones, plus one for the first entry past that bound, if any. Sets
+ * *out_any when the list holds a non-empty entry at all. */
+static long expected_records(const char* list, int* out_any) {
+  const char* starts[MAX_LISTED_FILES];
+  size_t lens[MAX_LISTED_FILES];
   long count = 0;
+  size_t taken = 0;
   const char* p = list;
+  *out_any = 0;
   while (*p) {
     const char* colon = strchr(p, ':');
     size_t len = colon ? (size_t)(colon - p) : strlen(p);
-    if (len >= sizeof(((xhal_plugin_info_t*)0)->path)) return -1;
     if (len > 0) {
+      *out_any = 1;
+      if (taken == MAX_LISTED_FILES) return count + 1;
       int seen = 0;
-      for (const char* q = list; q < p;) {
-        const char* qc = strchr(q, ':');
-        size_t qlen = (size_t)(qc - q);
-        if (qlen == len && memcmp(q, p, len) == 0) seen = 1;
-        q = qc + 1;
+      for (size_t i = 0; i < taken && !seen; ++i) {
+        seen = lens[i] == len && memcmp(starts[i], p, len) == 0;
       }
       count += !seen;
+      starts[taken] = p;
+      lens[taken] = len;
+      ++taken;
     }
     if (!colon) break;
     p = colon + 1;
   }
   return count;
+}
+
+/* The longest entry of `list` that starts with `prefix` (a record's path,
+ * possibly cut short); 0 when none does. */
+static size_t longest_entry(const char* list, const char* prefix) {
+  size_t plen = strlen(prefix), longest = 0;
+  const char* p = list;
+  while (*p) {
+    const char* colon = strchr(p, ':');
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    if (len >= plen && memcmp(p, prefix, plen) == 0 && len > longest)
+      longest = len;
+    if (!colon) break;
+    p = colon + 1;
+  }
+  return longest;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -125,13 +154,31 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                info.path);
     FUZZ_CHECK(strstr(list, info.path) != NULL,
                "recorded path '%s' is not an XHAL_PLUGINS entry", info.path);
+    size_t longest = longest_entry(list, info.path);
+    FUZZ_CHECK(longest > 0, "no entry starts with '%s'", info.path);
+    if (strstr(info.reason, "longer than the limit")) {
+      FUZZ_CHECK(longest > MAX_PATH_BYTES,
+                 "entry '%.64s' of at most %zu "
+                 "bytes refused as too long",
+                 info.path, longest);
+    }
+    if (strlen(info.path) < sizeof(info.path) - 1 &&
+        !strstr(info.reason, "more than 256 files")) {
+      /* Not cut short: the record names a whole entry. */
+      FUZZ_CHECK(strstr(info.reason, "longer than the limit") == NULL,
+                 "entry '%s' refused as too long", info.path);
+    }
   }
-  if (*list) {
-    long expected = distinct_entries(list);
-    FUZZ_CHECK(expected < 0 || (long)plugins == expected,
-               "%u records for %ld distinct entries", plugins, expected);
+  int any = 0;
+  long expected = expected_records(list, &any);
+  if (any) {
+    FUZZ_CHECK((long)plugins == expected, "%u records for %ld expected",
+               plugins, expected);
   } else {
-    FUZZ_CHECK(plugins == 0, "%u records without XHAL_PLUGINS", plugins);
+    /* Unset, empty or only separators: discovery of directories that do
+     * not exist, so no record. */
+    FUZZ_CHECK(plugins == 0, "%u records without an XHAL_PLUGINS entry",
+               plugins);
   }
   xhal_instance_release(instance);
   for (int i = 0; i < 3; ++i) free(values[i]);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "abi_record.h"
 #include "internal.h"
@@ -100,7 +101,7 @@ void object_free(void* ptr, object_type_t type) {
   obj->next_free = instance->free_lists[type_slot(type)];
   instance->free_lists[type_slot(type)] = obj;
   pthread_mutex_unlock(&instance->lock);
-  xhal_instance_release(instance);
+  instance_drop_hold(instance);
 }
 
 void object_free_lists_drain(xhal_instance_t instance) {
@@ -141,18 +142,95 @@ void hal_log(xhal_instance_t instance, xhal_log_level_t level, const char* fmt,
   fprintf(stderr, "xhal [%s] %s\n", level_name(level), line);
 }
 
-/* Parses XHAL_LOG; returns the level, or `fallback` when unset/unknown. */
-static xhal_log_level_t env_log_level(xhal_log_level_t fallback) {
-  const char* value = secure_getenv("XHAL_LOG");
-  if (!value || !*value) return fallback;
+const char* hal_env(xhal_instance_t instance,
+                    const xhal_instance_options_t* options, const char* name) {
+  const char* value = secure_getenv(name);
+  if (!value || !*value) return NULL;
+  if (options->ignore_environment) {
+    hal_log(instance, XHAL_LOG_WARN,
+            "%s is set but ignored: the program set "
+            "options.ignore_environment",
+            name);
+    return NULL;
+  }
+  return value;
+}
+
+/* XHAL_LOG over options->log_level; a value it cannot honour is named in
+ * a warning (shown at the options' level) and the level stays. */
+static void apply_env_log_level(xhal_instance_t instance,
+                                const xhal_instance_options_t* options) {
+  instance->log_level = options->log_level;
+  const char* value = hal_env(instance, options, "XHAL_LOG");
+  if (!value) return;
   static const char* const names[] = {"error", "warn", "info", "debug"};
   for (unsigned i = 0; i < 4; ++i) {
-    if (strcmp(value, names[i]) == 0) return (xhal_log_level_t)i;
+    if (strcasecmp(value, names[i]) == 0) {
+      instance->log_level = (xhal_log_level_t)i;
+      return;
+    }
   }
-  return fallback;
+  hal_log(instance, XHAL_LOG_WARN,
+          "XHAL_LOG='%.64s' is not error, warn, info or debug: the log level "
+          "stays %s",
+          value, level_name(instance->log_level));
+}
+
+/* XHAL_VALIDATION=1 turns the layer on; 0 leaves options->validation. */
+static void apply_env_validation(xhal_instance_t instance,
+                                 const xhal_instance_options_t* options) {
+  instance->validation = options->validation != 0;
+  const char* value = hal_env(instance, options, "XHAL_VALIDATION");
+  if (!value || strcmp(value, "0") == 0) return;
+  if (strcmp(value, "1") == 0) {
+    instance->validation = 1;
+    return;
+  }
+  hal_log(instance, XHAL_LOG_WARN,
+          "XHAL_VALIDATION='%.64s' is not 0 or 1: the validation layer "
+          "stays %s",
+          value, instance->validation ? "on" : "off");
 }
 
 /* ----------------------------------------------------------- instance */
+
+/* A released instance has no instance to park its memory on, so its
+ * memory is parked here, process-wide, poisoned like any released handle:
+ * one release too many reads a poisoned tag, not freed memory. The next
+ * instance reuses a parked shell; a shell of an instance that ran the
+ * validation layer is never reused, so a stale handle to it is always
+ * recognised. Memory only: no setting lives here. */
+static pthread_mutex_t g_shell_lock = PTHREAD_MUTEX_INITIALIZER;
+static xhal_object_t* g_free_shells;
+static xhal_object_t* g_quarantined_shells;
+
+static xhal_instance_t instance_shell_new(void) {
+  pthread_mutex_lock(&g_shell_lock);
+  xhal_object_t* obj = g_free_shells;
+  if (obj) g_free_shells = obj->next_free;
+  pthread_mutex_unlock(&g_shell_lock);
+  if (obj) {
+    memset(obj, 0, sizeof(struct xhal_instance));
+  } else {
+    obj = calloc(1, sizeof(struct xhal_instance));
+    if (!obj) return NULL;
+  }
+  xhal_instance_t instance = (xhal_instance_t)obj;
+  atomic_store(&obj->refs, 1u);
+  atomic_store(&instance->app_refs, 1u);
+  atomic_store(&obj->tag, (unsigned)OBJ_INSTANCE);
+  return instance;
+}
+
+static void instance_shell_park(xhal_instance_t instance, int quarantine) {
+  xhal_object_t* obj = &instance->obj;
+  atomic_store(&obj->tag, ~(unsigned)OBJ_INSTANCE);
+  pthread_mutex_lock(&g_shell_lock);
+  xhal_object_t** head = quarantine ? &g_quarantined_shells : &g_free_shells;
+  obj->next_free = *head;
+  *head = obj;
+  pthread_mutex_unlock(&g_shell_lock);
+}
 
 XHAL_API void xhal_abi_version(uint32_t* out_major, uint32_t* out_minor) {
   if (out_major) *out_major = XHAL_ABI_VERSION_MAJOR;
@@ -176,6 +254,27 @@ static xhal_status_t check_options(const xhal_instance_options_t* o) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
                      "options->search_dirs is NULL with a count of %u",
                      o->search_dir_count);
+  }
+  if (o->plugin_path_count && o->search_dir_count) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "options name both plugin_paths (%u) and search_dirs "
+                     "(%u): plugin_paths are the only plugins considered, "
+                     "so name one or the other",
+                     o->plugin_path_count, o->search_dir_count);
+  }
+  for (uint32_t i = 0; i < o->plugin_path_count; ++i) {
+    if (!o->plugin_paths[i] || !o->plugin_paths[i][0]) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "options->plugin_paths[%u] is %s", i,
+                       o->plugin_paths[i] ? "empty" : "NULL");
+    }
+  }
+  for (uint32_t i = 0; i < o->search_dir_count; ++i) {
+    if (!o->search_dirs[i] || !o->search_dirs[i][0]) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "options->search_dirs[%u] is %s", i,
+                       o->search_dirs[i] ? "empty" : "NULL");
+    }
   }
   if (o->log_level > XHAL_LOG_DEBUG) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT,
@@ -211,21 +310,15 @@ XHAL_API xhal_status_t xhal_instance_create(
   xhal_status_t status = check_options(options);
   if (status != XHAL_OK) return status;
 
-  xhal_instance_t instance = (xhal_instance_t)object_new(
-      NULL, OBJ_INSTANCE, sizeof(struct xhal_instance));
+  xhal_instance_t instance = instance_shell_new();
   if (!instance) {
     return error_set(XHAL_ERROR_OUT_OF_MEMORY, "instance allocation failed");
   }
   pthread_mutex_init(&instance->lock, NULL);
   validation_init(instance);
   registry_init(&instance->registry);
-  instance->log_level = options->ignore_environment
-                            ? options->log_level
-                            : env_log_level(options->log_level);
-  const char* validation =
-      options->ignore_environment ? NULL : secure_getenv("XHAL_VALIDATION");
-  instance->validation =
-      options->validation || (validation && strcmp(validation, "1") == 0);
+  apply_env_log_level(instance, options);
+  apply_env_validation(instance, options);
 
   /* The program's own trace file must open; XHAL_TRACE is a diagnostics
    * setting: when it cannot be honoured the program runs untraced. */
@@ -239,9 +332,8 @@ XHAL_API xhal_status_t xhal_instance_create(
       return status;
     }
   } else {
-    const char* trace_env =
-        options->ignore_environment ? NULL : secure_getenv("XHAL_TRACE");
-    if (trace_env && *trace_env) {
+    const char* trace_env = hal_env(instance, options, "XHAL_TRACE");
+    if (trace_env) {
       instance->tracer = tracer_open(trace_env);
       if (!instance->tracer) {
         hal_log(instance, XHAL_LOG_WARN,
@@ -262,27 +354,55 @@ XHAL_API xhal_status_t xhal_instance_create(
 
 XHAL_API void xhal_instance_retain(xhal_instance_t instance) {
   if (object_check(instance, OBJ_INSTANCE, "instance") == XHAL_OK) {
+    atomic_fetch_add_explicit(&instance->app_refs, 1u, memory_order_relaxed);
     object_retain(instance);
   }
 }
 
-XHAL_API void xhal_instance_release(xhal_instance_t instance) {
-  if (!instance) return;
-  if (object_check(instance, OBJ_INSTANCE, "instance") != XHAL_OK) return;
-  if (validating(instance) && validation_instance_overreleased(instance)) {
-    return;
-  }
+/* Drops one reference (the program's or an object's hold); the last one
+ * destroys the instance. */
+static void instance_unref(xhal_instance_t instance) {
   if (!object_unref(instance)) {
     if (validating(instance)) validation_instance_released(instance);
     return;
   }
+  int quarantine = validating(instance);
   loader_unload_all(instance);
   tracer_close(instance->tracer);
   registry_destroy(&instance->registry);
   object_free_lists_drain(instance);
   validation_destroy(instance);
   pthread_mutex_destroy(&instance->lock);
-  object_free(instance, OBJ_INSTANCE);
+  instance_shell_park(instance, quarantine);
+}
+
+void instance_drop_hold(xhal_instance_t instance) { instance_unref(instance); }
+
+XHAL_API void xhal_instance_release(xhal_instance_t instance) {
+  if (!instance) return;
+  if (object_check_release(instance, OBJ_INSTANCE, "instance") != XHAL_OK) {
+    return;
+  }
+  if (validating(instance) && validation_instance_overreleased(instance)) {
+    return;
+  }
+  /* The program's references are counted apart from the objects' holds,
+   * so one release too many is refused instead of dropping a hold an
+   * object still relies on. */
+  unsigned held =
+      atomic_load_explicit(&instance->app_refs, memory_order_relaxed);
+  do {
+    if (held == 0) {
+      (void)error_set(XHAL_ERROR_INVALID_HANDLE,
+                      "instance %p released more often than it was created "
+                      "and retained (only its objects still hold it)",
+                      (void*)instance);
+      return;
+    }
+  } while (!atomic_compare_exchange_weak_explicit(
+      &instance->app_refs, &held, held - 1u, memory_order_relaxed,
+      memory_order_relaxed));
+  instance_unref(instance);
 }
 
 XHAL_API xhal_status_t xhal_instance_plugin_count(xhal_instance_t instance,

@@ -59,6 +59,8 @@ typedef struct plugin {
   xhal_plugin_context_t context;
   xhal_host_services_t host; /* host_context points back here */
   xhal_plugin_info_t info;
+  char* path;            /* the whole path (info.path may be cut short) */
+  uint64_t path_hash;    /* of path, for the loader's duplicate check */
   uint32_t first_device; /* index of its first device in the instance */
   uint32_t initialized;  /* init() succeeded: shutdown() is owed */
 } plugin_t;
@@ -176,7 +178,8 @@ typedef struct registry {
 } registry_t;
 
 struct xhal_instance {
-  xhal_object_t obj;
+  xhal_object_t obj;    /* obj.refs: the program's references + objects' */
+  atomic_uint app_refs; /* the program's: create + retains - releases */
   pthread_mutex_t lock;
   xhal_log_level_t log_level;
   uint32_t validation;
@@ -210,6 +213,9 @@ void object_retain(void* obj);
 int object_unref(void* obj);
 /* Poisons the tag and parks the memory; releases the instance ref. */
 void object_free(void* obj, object_type_t type);
+/* Drops an object's hold on its instance (object_free); the last
+ * reference destroys it. xhal_instance_release drops the program's. */
+void instance_drop_hold(xhal_instance_t instance);
 /* Frees every parked object of the instance (at instance destruction). */
 void object_free_lists_drain(xhal_instance_t instance);
 /* Slow path of object_check: sets the error for a bad handle. */
@@ -228,6 +234,12 @@ static inline void object_set_site(void* obj, const void* site) {
 
 void hal_log(xhal_instance_t instance, xhal_log_level_t level, const char* fmt,
              ...) __attribute__((format(printf, 3, 4)));
+
+/* The value of the XHAL_* variable `name` the instance honours: NULL when
+ * unset or empty, and (with a warning naming it) when the options say
+ * ignore_environment. Read with secure_getenv. */
+const char* hal_env(xhal_instance_t instance,
+                    const xhal_instance_options_t* options, const char* name);
 
 /* ---------------------------------------------------------- plugins */
 

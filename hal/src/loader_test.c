@@ -467,6 +467,459 @@ START_TEST(test_odd_files_in_plugin_paths_rejected) {
 }
 END_TEST
 
+/* ------------------------------------------------ instance references */
+
+/* Regression: one release too many of an instance its objects still held
+ * dropped one of their holds: the instance was destroyed under a live
+ * buffer and the next use of the device crashed. It is refused. */
+START_TEST(test_instance_overrelease_refused) {
+  xhal_device_t device;
+  xhal_instance_t instance = test_cpu_instance(&device);
+  xhal_buffer_t buffer;
+  ck_assert_int_eq(xhal_buffer_alloc(device, 64, 0, &buffer), XHAL_OK);
+  xhal_instance_release(instance); /* the program's reference */
+  xhal_instance_release(instance); /* one too many */
+  ck_assert_msg(strstr(xhal_last_error(), "XHAL_ERROR_INVALID_HANDLE") &&
+                    strstr(xhal_last_error(), "released more often"),
+                "last error '%s'", xhal_last_error());
+  /* The buffer's hold kept the instance, its plugin and device alive. */
+  xhal_stream_t stream;
+  ck_assert_int_eq(xhal_stream_create(device, &stream), XHAL_OK);
+  uint8_t in[64], out[64] = {0};
+  for (int i = 0; i < 64; ++i) in[i] = (uint8_t)(i * 7 + 1);
+  ck_assert_int_eq(xhal_stream_enqueue_write(stream, buffer, 0, in, 64),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_read(stream, buffer, 0, out, 64),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(stream), XHAL_OK);
+  ck_assert_mem_eq(in, out, 64);
+  xhal_stream_release(stream);
+  xhal_buffer_release(buffer); /* the last hold: the instance goes */
+  xhal_instance_release(instance);
+  ck_assert_str_eq(xhal_last_error(),
+                   "XHAL_ERROR_INVALID_HANDLE: instance was already released");
+}
+END_TEST
+
+/* Regression: releasing a destroyed instance read freed memory. Its
+ * memory is parked poisoned, so the handle is answered as released, with
+ * and without the validation layer; retain and queries too. */
+START_TEST(test_instance_double_release_refused) {
+  for (int validate = 0; validate < 2; ++validate) {
+    xhal_instance_options_t options;
+    xhal_instance_options_default(&options);
+    options.ignore_environment = 1;
+    options.validation = (uint32_t)validate;
+    xhal_instance_t instance;
+    ck_assert_int_eq(xhal_instance_create(&options, &instance), XHAL_OK);
+    xhal_instance_release(instance);
+    xhal_instance_release(instance);
+    ck_assert_str_eq(
+        xhal_last_error(),
+        "XHAL_ERROR_INVALID_HANDLE: instance was already released");
+    xhal_instance_retain(instance);
+    ck_assert_str_eq(
+        xhal_last_error(),
+        "XHAL_ERROR_INVALID_HANDLE: instance was already released");
+    uint32_t count;
+    ck_assert_status_msg(xhal_instance_plugin_count(instance, &count),
+                         XHAL_ERROR_INVALID_HANDLE, "already released");
+  }
+  /* Instances made afterwards work, retains balance releases. */
+  xhal_device_t device;
+  xhal_instance_t instance = test_cpu_instance(&device);
+  xhal_instance_retain(instance);
+  xhal_instance_release(instance);
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_device_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 1);
+  xhal_instance_release(instance);
+}
+END_TEST
+
+/* ------------------------------------------------ options contract */
+
+/* options.plugin_paths, when non-empty, are the only plugins considered:
+ * neither XHAL_PLUGIN_PATH nor the default directories are searched,
+ * without ignore_environment (whose absence keeps XHAL_VALIDATION). */
+START_TEST(test_plugin_paths_are_the_only_plugins) {
+  unsetenv("XHAL_PLUGINS");
+  setenv("XHAL_PLUGIN_PATH", XHAL_BROKEN_PLUGIN_DIR, 1);
+  setenv("XHAL_VALIDATION", "1", 1);
+  const char* paths[] = {XHAL_CPU_PLUGIN_PATH};
+  xhal_instance_options_t options;
+  xhal_instance_options_default(&options);
+  options.plugin_paths = paths;
+  options.plugin_path_count = 1;
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(&options, &instance), XHAL_OK);
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 1);
+  ck_assert_uint_eq(find_plugin(instance, "/libxhal_cpu.so").state,
+                    XHAL_PLUGIN_STATE_LOADED);
+  /* XHAL_VALIDATION still applies. */
+  xhal_device_t device;
+  xhal_buffer_t buffer;
+  ck_assert_int_eq(xhal_instance_device(instance, 0, &device), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(device, 64, 0, &buffer), XHAL_OK);
+  xhal_buffer_release(buffer);
+  xhal_buffer_release(buffer);
+  ck_assert_ptr_nonnull(strstr(xhal_last_error(), "XHAL_ERROR_VALIDATION"));
+  xhal_instance_release(instance);
+  /* XHAL_PLUGINS, the user's explicit list, replaces the program's. */
+  setenv("XHAL_PLUGINS", BROKEN("wrong_major"), 1);
+  unsetenv("XHAL_VALIDATION");
+  ck_assert_int_eq(xhal_instance_create(&options, &instance), XHAL_OK);
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 1);
+  ck_assert_uint_eq(find_plugin(instance, "_wrong_major.so").state,
+                    XHAL_PLUGIN_STATE_REJECTED);
+  xhal_instance_release(instance);
+  unsetenv("XHAL_PLUGINS");
+  unsetenv("XHAL_PLUGIN_PATH");
+}
+END_TEST
+
+/* search_dirs are searched first, then XHAL_PLUGIN_PATH, then the default
+ * directories (framework-guide.md, "Discovery order"). */
+START_TEST(test_search_dirs_before_env_and_defaults) {
+  unsetenv("XHAL_PLUGINS");
+  setenv("XHAL_PLUGIN_PATH", XHAL_BROKEN_PLUGIN_DIR, 1);
+  char base[] = "/tmp/xhal-sd-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(base));
+  char dir[128], path[256];
+  snprintf(dir, sizeof(dir), "%s/plugins", base);
+  copy_plugin_to(dir, 0755, path, sizeof(path));
+  const char* dirs[] = {dir};
+  xhal_instance_options_t options;
+  xhal_instance_options_default(&options);
+  options.search_dirs = dirs;
+  options.search_dir_count = 1;
+  xhal_instance_t instance;
+  ck_assert_int_eq(xhal_instance_create(&options, &instance), XHAL_OK);
+  xhal_plugin_info_t first;
+  ck_assert_int_eq(xhal_instance_plugin_info(instance, 0, &first), XHAL_OK);
+  ck_assert_str_eq(first.path, path); /* the search dir's copy won */
+  ck_assert_uint_eq(first.state, XHAL_PLUGIN_STATE_LOADED);
+  xhal_plugin_info_t second;
+  ck_assert_int_eq(xhal_instance_plugin_info(instance, 1, &second), XHAL_OK);
+  ck_assert_msg(strncmp(second.path, XHAL_BROKEN_PLUGIN_DIR,
+                        strlen(XHAL_BROKEN_PLUGIN_DIR)) == 0,
+                "second record %s is not from XHAL_PLUGIN_PATH", second.path);
+  /* The build tree's own cpu plugin came later, a rejected duplicate. */
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  int build_cpu = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    xhal_plugin_info_t info;
+    ck_assert_int_eq(xhal_instance_plugin_info(instance, i, &info), XHAL_OK);
+    if (strcmp(info.path, XHAL_CPU_PLUGIN_PATH) == 0) {
+      build_cpu = 1;
+      ck_assert_ptr_nonnull(strstr(info.reason, "duplicate of plugin 'cpu'"));
+    }
+  }
+  ck_assert_msg(build_cpu, "the default directory was not searched");
+  xhal_instance_release(instance);
+  unsetenv("XHAL_PLUGIN_PATH");
+  unlink(path);
+  rmdir(dir);
+  rmdir(base);
+}
+END_TEST
+
+START_TEST(test_options_bad_entries_refused) {
+  xhal_instance_options_t options;
+  xhal_instance_t instance = (xhal_instance_t)0x1;
+  const char* with_null[] = {XHAL_CPU_PLUGIN_PATH, NULL};
+  xhal_instance_options_default(&options);
+  options.plugin_paths = with_null;
+  options.plugin_path_count = 2;
+  ck_assert_status_msg(xhal_instance_create(&options, &instance),
+                       XHAL_ERROR_INVALID_ARGUMENT,
+                       "options->plugin_paths[1] is NULL");
+  ck_assert_ptr_null(instance);
+  const char* with_empty[] = {""};
+  options.plugin_paths = with_empty;
+  options.plugin_path_count = 1;
+  ck_assert_status_msg(xhal_instance_create(&options, &instance),
+                       XHAL_ERROR_INVALID_ARGUMENT,
+                       "options->plugin_paths[0] is empty");
+  xhal_instance_options_default(&options);
+  options.search_dirs = with_null;
+  options.search_dir_count = 2;
+  ck_assert_status_msg(xhal_instance_create(&options, &instance),
+                       XHAL_ERROR_INVALID_ARGUMENT,
+                       "options->search_dirs[1] is NULL");
+  const char* paths[] = {XHAL_CPU_PLUGIN_PATH};
+  const char* dirs[] = {XHAL_BROKEN_PLUGIN_DIR};
+  xhal_instance_options_default(&options);
+  options.plugin_paths = paths;
+  options.plugin_path_count = 1;
+  options.search_dirs = dirs;
+  options.search_dir_count = 1;
+  ck_assert_status_msg(xhal_instance_create(&options, &instance),
+                       XHAL_ERROR_INVALID_ARGUMENT,
+                       "both plugin_paths (1) and search_dirs (1)");
+}
+END_TEST
+
+/* Regression: ignore_environment dropped XHAL_VALIDATION and the other
+ * variables without a word. It still ignores them, and says so. */
+START_TEST(test_ignore_environment_says_what_it_ignores) {
+  static const char* const vars[] = {
+      "XHAL_PLUGINS",    "XHAL_PLUGIN_PATH", "XHAL_LOG",
+      "XHAL_VALIDATION", "XHAL_TRACE",       "XHAL_ALLOW_INSECURE_PLUGINS"};
+  setenv("XHAL_PLUGINS", XHAL_CPU_PLUGIN_PATH, 1);
+  setenv("XHAL_PLUGIN_PATH", XHAL_BROKEN_PLUGIN_DIR, 1);
+  setenv("XHAL_LOG", "debug", 1);
+  setenv("XHAL_VALIDATION", "1", 1);
+  setenv("XHAL_TRACE", "/nonexistent-dir/t.json", 1);
+  setenv("XHAL_ALLOW_INSECURE_PLUGINS", "1", 1);
+  char log[64];
+  int saved = test_stderr_begin(log, sizeof(log));
+  xhal_instance_t instance = test_instance_on(NULL, 0);
+  char* text = test_stderr_end(saved, log);
+  uint32_t count = 1;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 0);
+  xhal_instance_release(instance);
+  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); ++i) {
+    char want[128];
+    snprintf(want, sizeof(want),
+             "xhal [warn] %s is set but ignored: the program set "
+             "options.ignore_environment",
+             vars[i]);
+    ck_assert_msg(strstr(text, want), "stderr lacks '%s': '%s'", want, text);
+    unsetenv(vars[i]);
+  }
+  free(text);
+}
+END_TEST
+
+/* ------------------------------------------------ environment values */
+
+/* Runs xhal_instance_create(NULL) and returns its stderr; the instance
+ * goes to *out (or is released when out is NULL). */
+static char* create_default(xhal_instance_t* out) {
+  char log[64];
+  int saved = test_stderr_begin(log, sizeof(log));
+  xhal_instance_t instance = NULL;
+  xhal_status_t status = xhal_instance_create(NULL, &instance);
+  char* text = test_stderr_end(saved, log);
+  ck_assert_msg(status == XHAL_OK, "create: %s", xhal_last_error());
+  if (out) {
+    *out = instance;
+  } else {
+    xhal_instance_release(instance);
+  }
+  return text;
+}
+
+static int has_loaded_cpu(xhal_instance_t instance) {
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  for (uint32_t i = 0; i < count; ++i) {
+    xhal_plugin_info_t info;
+    ck_assert_int_eq(xhal_instance_plugin_info(instance, i, &info), XHAL_OK);
+    if (info.state == XHAL_PLUGIN_STATE_LOADED && strcmp(info.name, "cpu") == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* XHAL_PLUGINS="" and XHAL_PLUGINS=":::" both mean unset (discovery
+ * runs); the second says so, as it is likely a mistake. Before, ":::"
+ * silently meant "no plugins". */
+START_TEST(test_env_plugins_empty_means_unset) {
+  unsetenv("XHAL_PLUGIN_PATH");
+  unsetenv("XHAL_LOG");
+  setenv("XHAL_PLUGINS", "", 1);
+  xhal_instance_t instance;
+  char* text = create_default(&instance);
+  ck_assert_msg(has_loaded_cpu(instance), "XHAL_PLUGINS='' stopped discovery");
+  ck_assert_msg(strstr(text, "[warn]") == NULL, "stderr: '%s'", text);
+  xhal_instance_release(instance);
+  free(text);
+  setenv("XHAL_PLUGINS", ":::", 1);
+  text = create_default(&instance);
+  ck_assert_msg(has_loaded_cpu(instance),
+                "XHAL_PLUGINS=':::' stopped discovery");
+  ck_assert_msg(strstr(text,
+                       "xhal [warn] XHAL_PLUGINS=':::' holds no entry, "
+                       "only separators: treated as unset"),
+                "stderr: '%s'", text);
+  xhal_instance_release(instance);
+  free(text);
+  /* Empty entries between others are skipped without a record. */
+  setenv("XHAL_PLUGINS", "::" XHAL_CPU_PLUGIN_PATH "::", 1);
+  text = create_default(&instance);
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 1);
+  xhal_instance_release(instance);
+  free(text);
+  unsetenv("XHAL_PLUGINS");
+}
+END_TEST
+
+/* Regression: an XHAL_PLUGINS entry of 4096 bytes or more was dropped
+ * without a record. */
+START_TEST(test_env_plugins_long_entry_recorded) {
+  size_t len = 5000;
+  char* list = malloc(len + 64 + sizeof(XHAL_CPU_PLUGIN_PATH));
+  ck_assert_ptr_nonnull(list);
+  list[0] = '/';
+  memset(list + 1, 'a', len - 4);
+  memcpy(list + len - 3, ".so", 3);
+  snprintf(list + len, 64 + sizeof(XHAL_CPU_PLUGIN_PATH), ":%s",
+           XHAL_CPU_PLUGIN_PATH);
+  setenv("XHAL_PLUGINS", list, 1);
+  xhal_instance_t instance;
+  free(create_default(&instance));
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 2);
+  xhal_plugin_info_t info;
+  ck_assert_int_eq(xhal_instance_plugin_info(instance, 0, &info), XHAL_OK);
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_int_eq(info.status, XHAL_ERROR_PLUGIN_LOAD);
+  ck_assert_str_eq(info.reason,
+                   "path of 5000 bytes is longer than the limit of 4095 bytes");
+  ck_assert_uint_eq(strlen(info.path), sizeof(info.path) - 1);
+  ck_assert_int_eq(strncmp(info.path, list, sizeof(info.path) - 1), 0);
+  ck_assert_uint_eq(find_plugin(instance, "/libxhal_cpu.so").state,
+                    XHAL_PLUGIN_STATE_LOADED);
+  xhal_instance_release(instance);
+  unsetenv("XHAL_PLUGINS");
+  free(list);
+}
+END_TEST
+
+/* Regression: XHAL_PLUGINS of many entries took time quadratic in their
+ * number (100 000 entries: far past this case's 10 s timeout). At most
+ * 256 entries are considered; the first one past the bound gets a record
+ * that counts the rest. */
+START_TEST(test_env_plugins_entry_bound) {
+  size_t entries = 100000;
+  char* list = malloc(entries * 32);
+  ck_assert_ptr_nonnull(list);
+  size_t used = 0;
+  for (size_t i = 0; i < entries; ++i) {
+    used += (size_t)snprintf(list + used, 32, "%s/nonexistent-xhal/%zu.so",
+                             i ? ":" : "", i);
+  }
+  setenv("XHAL_PLUGINS", list, 1);
+  xhal_instance_t instance;
+  free(create_default(&instance));
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_plugin_count(instance, &count), XHAL_OK);
+  ck_assert_uint_eq(count, 257);
+  xhal_plugin_info_t info;
+  ck_assert_int_eq(xhal_instance_plugin_info(instance, 255, &info), XHAL_OK);
+  ck_assert_str_eq(info.path, "/nonexistent-xhal/255.so");
+  ck_assert_int_eq(xhal_instance_plugin_info(instance, 256, &info), XHAL_OK);
+  ck_assert_str_eq(info.path, "/nonexistent-xhal/256.so");
+  ck_assert_uint_eq(info.state, XHAL_PLUGIN_STATE_REJECTED);
+  ck_assert_str_eq(info.reason,
+                   "XHAL_PLUGINS names more than 256 files: this entry and "
+                   "the 99743 after it are ignored");
+  xhal_instance_release(instance);
+  unsetenv("XHAL_PLUGINS");
+  free(list);
+}
+END_TEST
+
+/* XHAL_PLUGIN_PATH past its bounds (64 directories, 4095 bytes each) and
+ * of only separators: each is named in a warning. */
+START_TEST(test_env_plugin_path_bounds_warn) {
+  unsetenv("XHAL_PLUGINS");
+  unsetenv("XHAL_LOG");
+  char* list = malloc(70 * 32 + 5000);
+  ck_assert_ptr_nonnull(list);
+  size_t used = 0;
+  list[0] = '/';
+  memset(list + 1, 'd', 4999);
+  list[5000] = ':';
+  used = 5001;
+  for (int i = 0; i < 70; ++i) {
+    used += (size_t)snprintf(list + used, 32, "%s/nonexistent-xhal/d%d",
+                             i ? ":" : "", i);
+  }
+  setenv("XHAL_PLUGIN_PATH", list, 1);
+  char* text = create_default(NULL);
+  ck_assert_msg(strstr(text,
+                       "of 5000 bytes is longer than the limit of 4095 "
+                       "bytes: ignored"),
+                "stderr: '%.2000s'", text);
+  ck_assert_msg(strstr(text,
+                       "XHAL_PLUGIN_PATH names more than 64 "
+                       "directories: '/nonexistent-xhal/d63' and the 6 "
+                       "after it are ignored"),
+                "stderr: '%.2000s'", text);
+  free(text);
+  setenv("XHAL_PLUGIN_PATH", "::", 1);
+  text = create_default(NULL);
+  ck_assert_msg(strstr(text, "XHAL_PLUGIN_PATH='::' holds no entry"),
+                "stderr: '%s'", text);
+  free(text);
+  unsetenv("XHAL_PLUGIN_PATH");
+  free(list);
+}
+END_TEST
+
+/* Regression: XHAL_LOG=garbage was ignored without a word. Values other
+ * than error/warn/info/debug (any case) are named in a warning; so are
+ * XHAL_VALIDATION and XHAL_ALLOW_INSECURE_PLUGINS values other than 0/1. */
+START_TEST(test_env_bad_values_warn) {
+  setenv("XHAL_PLUGINS", XHAL_CPU_PLUGIN_PATH, 1);
+  setenv("XHAL_LOG", "garbage", 1);
+  char* text = create_default(NULL);
+  ck_assert_msg(strstr(text,
+                       "xhal [warn] XHAL_LOG='garbage' is not error, "
+                       "warn, info or debug: the log level stays warn"),
+                "stderr: '%s'", text);
+  free(text);
+  setenv("XHAL_LOG", "DEBUG", 1);
+  text = create_default(NULL);
+  ck_assert_msg(strstr(text, "xhal [debug] considering plugin"),
+                "XHAL_LOG=DEBUG: '%s'", text);
+  free(text);
+  unsetenv("XHAL_LOG");
+  setenv("XHAL_VALIDATION", "yes", 1);
+  setenv("XHAL_ALLOW_INSECURE_PLUGINS", "true", 1);
+  xhal_instance_t instance;
+  text = create_default(&instance);
+  ck_assert_msg(strstr(text,
+                       "xhal [warn] XHAL_VALIDATION='yes' is not 0 or "
+                       "1: the validation layer stays off"),
+                "stderr: '%s'", text);
+  ck_assert_msg(strstr(text,
+                       "xhal [warn] XHAL_ALLOW_INSECURE_PLUGINS='true' "
+                       "is not 0 or 1"),
+                "stderr: '%s'", text);
+  /* ...and the layer is indeed off: a double release is a plain error. */
+  xhal_device_t device;
+  xhal_buffer_t buffer;
+  ck_assert_int_eq(xhal_instance_device(instance, 0, &device), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(device, 64, 0, &buffer), XHAL_OK);
+  xhal_buffer_release(buffer);
+  xhal_buffer_release(buffer);
+  ck_assert_str_eq(xhal_last_error(),
+                   "XHAL_ERROR_INVALID_HANDLE: buffer was already released");
+  xhal_instance_release(instance);
+  free(text);
+  setenv("XHAL_VALIDATION", "0", 1);
+  setenv("XHAL_ALLOW_INSECURE_PLUGINS", "0", 1);
+  text = create_default(NULL);
+  ck_assert_msg(strstr(text, "[warn]") == NULL, "stderr: '%s'", text);
+  free(text);
+  unsetenv("XHAL_VALIDATION");
+  unsetenv("XHAL_ALLOW_INSECURE_PLUGINS");
+  unsetenv("XHAL_PLUGINS");
+}
+END_TEST
+
 int main(void) {
   Suite* s = suite_create("loader");
   TCase* tc = tcase_create("loader");
@@ -488,6 +941,16 @@ int main(void) {
   tcase_add_test(tc, test_ignore_environment);
   tcase_add_test(tc, test_instance_bad_arguments);
   tcase_add_test(tc, test_debug_log_prints_discovery);
+  tcase_add_test(tc, test_instance_overrelease_refused);
+  tcase_add_test(tc, test_instance_double_release_refused);
+  tcase_add_test(tc, test_plugin_paths_are_the_only_plugins);
+  tcase_add_test(tc, test_search_dirs_before_env_and_defaults);
+  tcase_add_test(tc, test_options_bad_entries_refused);
+  tcase_add_test(tc, test_ignore_environment_says_what_it_ignores);
+  tcase_add_test(tc, test_env_plugins_empty_means_unset);
+  tcase_add_test(tc, test_env_plugins_long_entry_recorded);
+  tcase_add_test(tc, test_env_plugin_path_bounds_warn);
+  tcase_add_test(tc, test_env_bad_values_warn);
   suite_add_tcase(s, tc);
   /* Cases that hung before their fix: a short timeout fails them fast. */
   TCase* hang = tcase_create("no_hang");
@@ -495,6 +958,7 @@ int main(void) {
   tcase_add_test(hang, test_odd_files_in_plugin_dir_skipped);
   tcase_add_test(hang, test_odd_files_in_env_plugins_rejected);
   tcase_add_test(hang, test_odd_files_in_plugin_paths_rejected);
+  tcase_add_test(hang, test_env_plugins_entry_bound);
   suite_add_tcase(s, hang);
   SRunner* sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_FORK);

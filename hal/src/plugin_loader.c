@@ -90,19 +90,95 @@ xhal_status_t plugin_result(const plugin_t* plugin, const char* entry,
 
 /* ------------------------------------------------------------ records */
 
-static plugin_t* add_record(xhal_instance_t instance, const char* path) {
-  plugin_t** grown = realloc(instance->plugins,
-                             (instance->plugin_count + 1u) * sizeof(*grown));
-  if (!grown) return NULL;
-  instance->plugins = grown;
+/* Bounds on what the environment may name (docs/reliability.md). */
+enum {
+  kMaxPathBytes = PATH_MAX - 1, /* one entry: 4095 bytes */
+  kMaxListedFiles = 256,        /* XHAL_PLUGINS entries */
+  kMaxListedDirs = 64,          /* XHAL_PLUGIN_PATH entries */
+};
+
+/* State of one loader_load_all: the paths considered so far, in a hash
+ * set, so that a path named twice is considered once in constant time. */
+typedef struct loader {
+  xhal_instance_t instance;
+  int allow_insecure; /* XHAL_ALLOW_INSECURE_PLUGINS=1 */
+  uint32_t record_capacity;
+  plugin_t** slots;  /* open addressing; NULL is empty */
+  size_t slot_count; /* a power of two, or 0 */
+  size_t slot_used;
+} loader_t;
+
+static uint64_t path_hash(const char* path, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < len; ++i) {
+    h ^= (unsigned char)path[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+static int path_seen(const loader_t* loader, const char* path, uint64_t h) {
+  if (!loader->slot_count) return 0;
+  size_t mask = loader->slot_count - 1;
+  for (size_t i = (size_t)h & mask; loader->slots[i]; i = (i + 1) & mask) {
+    const plugin_t* other = loader->slots[i];
+    if (other->path_hash == h && strcmp(other->path, path) == 0) return 1;
+  }
+  return 0;
+}
+
+/* Remembers `plugin`'s path; on allocation failure the path is merely
+ * not deduplicated. */
+static void path_remember(loader_t* loader, plugin_t* plugin) {
+  if ((loader->slot_used + 1) * 2 > loader->slot_count) {
+    size_t count = loader->slot_count ? loader->slot_count * 2 : 64;
+    plugin_t** slots = calloc(count, sizeof(*slots));
+    if (!slots) return;
+    for (size_t i = 0; i < loader->slot_count; ++i) {
+      plugin_t* old = loader->slots[i];
+      if (!old) continue;
+      size_t j = (size_t)old->path_hash & (count - 1);
+      while (slots[j]) j = (j + 1) & (count - 1);
+      slots[j] = old;
+    }
+    free(loader->slots);
+    loader->slots = slots;
+    loader->slot_count = count;
+  }
+  size_t mask = loader->slot_count - 1;
+  size_t i = (size_t)plugin->path_hash & mask;
+  while (loader->slots[i]) i = (i + 1) & mask;
+  loader->slots[i] = plugin;
+  loader->slot_used++;
+}
+
+/* A new record for the `len` bytes at `path` (which need not end there);
+ * info.path holds its first 1023 bytes. */
+static plugin_t* add_record(loader_t* loader, const char* path, size_t len) {
+  xhal_instance_t instance = loader->instance;
+  if (instance->plugin_count == loader->record_capacity) {
+    uint32_t capacity =
+        loader->record_capacity ? loader->record_capacity * 2u : 16u;
+    plugin_t** grown =
+        realloc(instance->plugins, (size_t)capacity * sizeof(*grown));
+    if (!grown) return NULL;
+    instance->plugins = grown;
+    loader->record_capacity = capacity;
+  }
   plugin_t* plugin = calloc(1, sizeof(*plugin));
   if (!plugin) return NULL;
+  plugin->path = strndup(path, len);
+  if (!plugin->path) {
+    free(plugin);
+    return NULL;
+  }
+  plugin->path_hash = path_hash(path, len);
   plugin->instance = instance;
   plugin->index = instance->plugin_count;
   plugin->info.struct_size = (uint32_t)sizeof(plugin->info);
   plugin->info.state = XHAL_PLUGIN_STATE_REJECTED;
-  snprintf(plugin->info.path, sizeof(plugin->info.path), "%s", path);
-  grown[instance->plugin_count++] = plugin;
+  snprintf(plugin->info.path, sizeof(plugin->info.path), "%s", plugin->path);
+  instance->plugins[instance->plugin_count++] = plugin;
   return plugin;
 }
 
@@ -166,10 +242,9 @@ static const char* missing_required(const xhal_plugin_dispatch_t* table) {
 
 /* Refuses files and directories other users may write: whoever can
  * replace a plugin can run code in every process that loads it. */
-static int insecure_path(const char* path, const struct stat* file, char* why,
-                         size_t why_size) {
-  const char* allow = secure_getenv("XHAL_ALLOW_INSECURE_PLUGINS");
-  if (allow && strcmp(allow, "1") == 0) return 0;
+static int insecure_path(const loader_t* loader, const char* path,
+                         const struct stat* file, char* why, size_t why_size) {
+  if (loader->allow_insecure) return 0;
   struct stat st;
   if (file->st_mode & S_IWOTH) {
     snprintf(why, why_size, "plugin file is writable by other users");
@@ -277,11 +352,10 @@ static const char* file_kind(mode_t mode) {
  * (it must be the same regular file), and once more after dlopen. In a
  * directory scan (`from_scan`) a non-regular entry is skipped with a
  * debug line; named explicitly it gets a rejected record. */
-static void load_file(xhal_instance_t instance, const char* path,
-                      int from_scan) {
-  for (uint32_t i = 0; i < instance->plugin_count; ++i) {
-    if (strcmp(instance->plugins[i]->info.path, path) == 0) return;
-  }
+static void load_file(loader_t* loader, const char* path, int from_scan) {
+  xhal_instance_t instance = loader->instance;
+  size_t len = strlen(path);
+  if (path_seen(loader, path, path_hash(path, len))) return;
   struct stat st;
   int stat_errno = 0;
   if (path[0] == '/' && stat(path, &st) != 0) stat_errno = errno;
@@ -290,12 +364,13 @@ static void load_file(xhal_instance_t instance, const char* path,
             path, file_kind(st.st_mode));
     return;
   }
-  plugin_t* plugin = add_record(instance, path);
+  plugin_t* plugin = add_record(loader, path, len);
   if (!plugin) {
     hal_log(instance, XHAL_LOG_ERROR, "out of memory recording plugin %s",
             path);
     return;
   }
+  path_remember(loader, plugin);
   const char* base = strrchr(path, '/');
   snprintf(plugin->info.name, sizeof(plugin->info.name), "%s",
            base ? base + 1 : path);
@@ -333,7 +408,7 @@ static void load_file(xhal_instance_t instance, const char* path,
     return;
   }
   char why[512];
-  if (insecure_path(path, &fst, why, sizeof(why))) {
+  if (insecure_path(loader, path, &fst, why, sizeof(why))) {
     close(fd);
     reject(plugin, XHAL_ERROR_PLUGIN_LOAD, "%s", why);
     return;
@@ -440,13 +515,9 @@ static void load_file(xhal_instance_t instance, const char* path,
           plugin->info.name, path, plugin->info.device_count);
 }
 
-/* A file named explicitly (XHAL_PLUGINS, options.plugin_paths). */
-static void load_named_file(xhal_instance_t instance, const char* path) {
-  load_file(instance, path, 0);
-}
-
-/* Loads every libxhal_*.so in `dir`, in name order. */
-static void load_dir(xhal_instance_t instance, const char* dir) {
+/* Loads every regular libxhal_*.so in `dir`, in name order. */
+static void load_dir(loader_t* loader, const char* dir) {
+  xhal_instance_t instance = loader->instance;
   if (dir[0] != '/') {
     hal_log(instance, XHAL_LOG_WARN,
             "ignoring relative plugin directory '%s' (the current directory "
@@ -469,26 +540,114 @@ static void load_dir(xhal_instance_t instance, const char* dir) {
         strcmp(name + len - 3, ".so") == 0) {
       char path[PATH_MAX];
       int w = snprintf(path, sizeof(path), "%s/%s", dir, name);
-      if (w > 0 && (size_t)w < sizeof(path)) load_file(instance, path, 1);
+      if (w > 0 && (size_t)w < sizeof(path)) {
+        load_file(loader, path, 1);
+      } else {
+        hal_log(instance, XHAL_LOG_WARN,
+                "skipping %s in %s: the path is longer than %d bytes", name,
+                dir, kMaxPathBytes);
+      }
     }
     free(names[i]);
   }
   free(names);
 }
 
-/* Calls fn for each non-empty entry of a colon-separated list. */
-static void for_each_entry(xhal_instance_t instance, const char* list,
-                           void (*fn)(xhal_instance_t, const char*)) {
-  char entry[PATH_MAX];
-  while (list && *list) {
-    const char* colon = strchr(list, ':');
-    size_t len = colon ? (size_t)(colon - list) : strlen(list);
-    if (len > 0 && len < sizeof(entry)) {
-      memcpy(entry, list, len);
-      entry[len] = '\0';
-      fn(instance, entry);
+/* The next non-empty entry of a colon-separated list at *cursor: its start
+ * and length; 0 at the end. Each byte is looked at once. */
+static int next_entry(const char** cursor, const char** out_start,
+                      size_t* out_len) {
+  const char* p = *cursor;
+  while (p && *p) {
+    const char* colon = strchr(p, ':');
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    *cursor = colon ? colon + 1 : NULL;
+    if (len > 0) {
+      *out_start = p;
+      *out_len = len;
+      return 1;
     }
-    list = colon ? colon + 1 : NULL;
+    p = *cursor;
+  }
+  *cursor = NULL;
+  return 0;
+}
+
+/* XHAL_PLUGINS: at most kMaxListedFiles entries of at most kMaxPathBytes
+ * each; an entry past either bound gets a rejected record. */
+static void load_file_list(loader_t* loader, const char* list) {
+  const char* cursor = list;
+  const char* entry;
+  size_t len;
+  size_t taken = 0;
+  while (next_entry(&cursor, &entry, &len)) {
+    if (taken == kMaxListedFiles) {
+      size_t rest = 0;
+      const char* more;
+      size_t more_len;
+      while (next_entry(&cursor, &more, &more_len)) ++rest;
+      plugin_t* plugin = add_record(loader, entry, len);
+      if (plugin) {
+        reject(plugin, XHAL_ERROR_PLUGIN_LOAD,
+               "XHAL_PLUGINS names more than %d files: this entry and the "
+               "%zu after it are ignored",
+               kMaxListedFiles, rest);
+      }
+      return;
+    }
+    ++taken;
+    if (len > kMaxPathBytes) {
+      char* path = strndup(entry, len);
+      if (path && !path_seen(loader, path, path_hash(path, len))) {
+        plugin_t* plugin = add_record(loader, path, len);
+        if (plugin) {
+          path_remember(loader, plugin);
+          reject(plugin, XHAL_ERROR_PLUGIN_LOAD,
+                 "path of %zu bytes is longer than the limit of %d bytes", len,
+                 kMaxPathBytes);
+        }
+      }
+      free(path);
+      continue;
+    }
+    char path[PATH_MAX];
+    memcpy(path, entry, len);
+    path[len] = '\0';
+    load_file(loader, path, 0);
+  }
+}
+
+/* XHAL_PLUGIN_PATH: at most kMaxListedDirs directories of at most
+ * kMaxPathBytes each; what is past a bound is named in a warning. */
+static void load_dir_list(loader_t* loader, const char* list) {
+  const char* cursor = list;
+  const char* entry;
+  size_t len;
+  size_t taken = 0;
+  while (next_entry(&cursor, &entry, &len)) {
+    if (taken == kMaxListedDirs) {
+      size_t rest = 0;
+      const char* more;
+      size_t more_len;
+      while (next_entry(&cursor, &more, &more_len)) ++rest;
+      hal_log(loader->instance, XHAL_LOG_WARN,
+              "XHAL_PLUGIN_PATH names more than %d directories: '%.*s' and "
+              "the %zu after it are ignored",
+              kMaxListedDirs, len > 200 ? 200 : (int)len, entry, rest);
+      return;
+    }
+    ++taken;
+    if (len > kMaxPathBytes) {
+      hal_log(loader->instance, XHAL_LOG_WARN,
+              "XHAL_PLUGIN_PATH entry '%.64s...' of %zu bytes is longer than "
+              "the limit of %d bytes: ignored",
+              entry, len, kMaxPathBytes);
+      continue;
+    }
+    char dir[PATH_MAX];
+    memcpy(dir, entry, len);
+    dir[len] = '\0';
+    load_dir(loader, dir);
   }
 }
 
@@ -505,33 +664,66 @@ static int own_dir(char* out, size_t out_size) {
   return snprintf(out, out_size, "%s", resolved) < (int)out_size;
 }
 
+/* A colon list variable: NULL when unset or empty, and (with a warning)
+ * when it holds nothing but separators: both mean "not set". */
+static const char* env_list(xhal_instance_t instance,
+                            const xhal_instance_options_t* options,
+                            const char* name) {
+  const char* value = hal_env(instance, options, name);
+  if (value && value[strspn(value, ":")] == '\0') {
+    hal_log(instance, XHAL_LOG_WARN,
+            "%s='%.64s' holds no entry, only separators: treated as unset",
+            name, value);
+    return NULL;
+  }
+  return value;
+}
+
 xhal_status_t loader_load_all(xhal_instance_t instance,
                               const xhal_instance_options_t* options) {
-  int use_env = !options->ignore_environment;
-  const char* explicit_list = use_env ? secure_getenv("XHAL_PLUGINS") : NULL;
-  if (explicit_list && *explicit_list) {
-    hal_log(instance, XHAL_LOG_DEBUG, "XHAL_PLUGINS=%s replaces discovery",
-            explicit_list);
-    for_each_entry(instance, explicit_list, load_named_file);
-    return XHAL_OK;
+  loader_t loader = {.instance = instance};
+  const char* allow = hal_env(instance, options, "XHAL_ALLOW_INSECURE_PLUGINS");
+  if (allow && strcmp(allow, "1") == 0) {
+    loader.allow_insecure = 1;
+  } else if (allow && strcmp(allow, "0") != 0) {
+    hal_log(instance, XHAL_LOG_WARN,
+            "XHAL_ALLOW_INSECURE_PLUGINS='%.64s' is not 0 or 1: plugins "
+            "other users may write stay refused",
+            allow);
   }
-  for (uint32_t i = 0; i < options->plugin_path_count; ++i) {
-    if (options->plugin_paths[i]) {
-      load_file(instance, options->plugin_paths[i], 0);
+  const char* explicit_list = env_list(instance, options, "XHAL_PLUGINS");
+  const char* dir_list = env_list(instance, options, "XHAL_PLUGIN_PATH");
+  if (explicit_list) {
+    hal_log(instance,
+            options->plugin_path_count || options->search_dir_count
+                ? XHAL_LOG_INFO
+                : XHAL_LOG_DEBUG,
+            "XHAL_PLUGINS=%.200s replaces discovery%s", explicit_list,
+            options->plugin_path_count || options->search_dir_count
+                ? " and the program's plugin_paths/search_dirs"
+                : "");
+    load_file_list(&loader, explicit_list);
+  } else if (options->plugin_path_count) {
+    /* The program named its plugins: nothing else is considered. */
+    for (uint32_t i = 0; i < options->plugin_path_count; ++i) {
+      load_file(&loader, options->plugin_paths[i], 0);
+    }
+  } else {
+    for (uint32_t i = 0; i < options->search_dir_count; ++i) {
+      load_dir(&loader, options->search_dirs[i]);
+    }
+    if (!options->ignore_environment) {
+      if (dir_list) load_dir_list(&loader, dir_list);
+      load_dir(&loader, XHAL_INSTALL_PLUGIN_DIR);
+      char dir[PATH_MAX];
+      char plugins[PATH_MAX + 32];
+      if (own_dir(dir, sizeof(dir))) {
+        snprintf(plugins, sizeof(plugins), "%s/xhal/plugins", dir);
+        load_dir(&loader, plugins);
+      }
     }
   }
-  for (uint32_t i = 0; i < options->search_dir_count; ++i) {
-    if (options->search_dirs[i]) load_dir(instance, options->search_dirs[i]);
-  }
-  if (!use_env) return XHAL_OK;
-  for_each_entry(instance, secure_getenv("XHAL_PLUGIN_PATH"), load_dir);
-  load_dir(instance, XHAL_INSTALL_PLUGIN_DIR);
-  char dir[PATH_MAX];
-  char plugins[PATH_MAX + 32];
-  if (own_dir(dir, sizeof(dir))) {
-    snprintf(plugins, sizeof(plugins), "%s/xhal/plugins", dir);
-    load_dir(instance, plugins);
-  }
+  free(loader.slots);
   return XHAL_OK;
 }
 
@@ -548,6 +740,7 @@ void loader_unload_all(xhal_instance_t instance) {
     /* Registry entries point into the plugin's code: drop them first. */
     registry_remove_plugin(&instance->registry, plugin);
     if (plugin->dl) dlclose(plugin->dl);
+    free(plugin->path);
     free(plugin);
   }
   free(instance->plugins);

@@ -54,22 +54,30 @@ XHAL_API void xhal_abi_version(uint32_t* out_major, uint32_t* out_minor);
  * xhal_instance_options_default(). */
 typedef struct xhal_instance_options {
   uint32_t struct_size;
-  /* Explicit plugin files; when non-empty, the only plugins considered
-   * besides XHAL_PLUGINS. */
+  /* Explicit plugin files (absolute paths; no NULL or empty entry). When
+   * non-empty they are the only plugins considered: search_dirs must be
+   * empty, and neither XHAL_PLUGIN_PATH nor the default directories are
+   * searched. Only XHAL_PLUGINS, the user's own explicit list, replaces
+   * them (unless ignore_environment). */
   const char* const* plugin_paths;
   uint32_t plugin_path_count;
-  /* Extra directories to search for plugins (after XHAL_PLUGIN_PATH is not
-   * consulted: see docs/framework-guide.md for the order). */
+  /* Directories searched first, before XHAL_PLUGIN_PATH and the default
+   * directories (absolute paths; no NULL or empty entry); must be empty
+   * when plugin_paths is not. Order: docs/framework-guide.md. */
   const char* const* search_dirs;
   uint32_t search_dir_count;
-  /* 1: ignore XHAL_PLUGINS / XHAL_PLUGIN_PATH and the default directories;
-   * only plugin_paths and search_dirs count (tests, sandboxes). */
+  /* 1: the options alone configure the instance (tests, sandboxes): no
+   * XHAL_* variable is read (XHAL_PLUGINS, XHAL_PLUGIN_PATH, XHAL_LOG,
+   * XHAL_VALIDATION, XHAL_TRACE, XHAL_ALLOW_INSECURE_PLUGINS; each one
+   * set is named in a warning) and the default directories are not
+   * searched: only plugin_paths or search_dirs are considered. */
   uint32_t ignore_environment;
   /* 1: enable the validation layer (also XHAL_VALIDATION=1): misuse such
    * as stale handles, double releases, unordered cross-stream access and
    * leaks is reported as XHAL_ERROR_VALIDATION (docs/reliability.md). */
   uint32_t validation;
-  /* Log threshold (XHAL_LOG_*); XHAL_LOG=debug overrides it. */
+  /* Log threshold (XHAL_LOG_*); XHAL_LOG (error, warn, info or debug)
+   * overrides it. */
   xhal_log_level_t log_level;
   /* Chrome trace-event JSON output file, or NULL. A file named here that
    * cannot be opened fails xhal_instance_create (INVALID_ARGUMENT); when
@@ -89,7 +97,9 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_instance_create(
     const xhal_instance_options_t* options, xhal_instance_t* out_instance);
 XHAL_API void xhal_instance_retain(xhal_instance_t instance);
 /* Drops a reference; the last one unloads the plugins once every object
- * made from the instance is released. */
+ * made from the instance is released. A release past the references the
+ * program holds (create + retains), or of a destroyed instance, is refused
+ * and leaves XHAL_ERROR_INVALID_HANDLE in xhal_last_error(). */
 XHAL_API void xhal_instance_release(xhal_instance_t instance);
 
 typedef uint32_t xhal_plugin_state_t;
