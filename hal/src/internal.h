@@ -125,12 +125,41 @@ struct xhal_stream {
   uint64_t v_completed;
   struct stream_pos v_waited[8];
   uint64_t v_waited_at[8]; /* this stream's position at each wait */
+  /* Host functions and event records in submission order (guarded by
+   * lock): lets a host function tell a record made after it. */
+  uint64_t order;
+  /* Wrappers of the application's host functions (stream.c); free ones
+   * are taken under lock, returned by the plugin's threads. */
+  struct host_call* host_free;
+  _Atomic(struct host_call*) host_returned;
+  struct host_call_chunk* host_chunks;
+  /* The first value outside xhal_status_t a host function returned
+   * (0: none), for the message of the failure it became. */
+  atomic_llong bad_host_value;
+};
+
+/* One record of an event: the plugin event that carries it. A stream
+ * waiting across plugins holds the record it waits for, so a later
+ * record of the same event goes to a fresh plugin event and the wait
+ * still binds to the record that preceded it. */
+struct event_record {
+  xhal_plugin_event_t handle;
+  atomic_uint refs;
+  struct xhal_event* owner;
 };
 
 struct xhal_event {
   xhal_object_t obj;
   xhal_device_t device;
+  /* The current record's plugin event (mem_pool.c reads it directly: its
+   * events are private and never waited across plugins). */
   xhal_plugin_event_t handle;
+  /* Guards current, handle and the record's position. */
+  pthread_mutex_t lock;
+  struct event_record* current;
+  /* Where it was last recorded: the stream and its `order` there. */
+  struct xhal_stream* recorded_on;
+  uint64_t recorded_order;
   atomic_uint recorded;
   /* 1 when last recorded on a stream created with XHAL_STREAM_NO_TIMING. */
   atomic_uint untimed;
@@ -299,6 +328,53 @@ static inline void trace_end(xhal_instance_t instance, const char* name,
  * NULL when tracing is off or the device has no host functions. */
 struct op_span* stream_trace_begin(xhal_stream_t stream, const char* name);
 void stream_trace_end(xhal_stream_t stream, struct op_span* span);
+
+/* ---------------------------------------------------- host functions */
+
+/* The application's host function this thread is running, if any: its
+ * stream and its `order` there. `locked` when the thread holds the
+ * stream's lock around it (devices without XHAL_CAP_HOST_FUNC). */
+struct host_call_ctx {
+  struct xhal_stream* stream;
+  uint64_t order;
+  int locked;
+  const struct host_call_ctx* outer;
+};
+const struct host_call_ctx* host_call_current(void);
+
+/* Sets XHAL_ERROR_INVALID_STATE and returns it when a host function of
+ * `stream` on this thread would wait for `stream` to pass the point
+ * `order` (UINT64_MAX: all its work); `what` names the call. */
+xhal_status_t host_call_check_wait(const struct xhal_stream* stream,
+                                   uint64_t order, const char* what);
+
+/* Entries serialise on a stream with its lock, except on the thread that
+ * already holds it to run a host function in place. */
+static inline int stream_lock(struct xhal_stream* stream) {
+  const struct host_call_ctx* ctx = host_call_current();
+  for (; ctx; ctx = ctx->outer) {
+    if (ctx->stream == stream && ctx->locked) return 0;
+  }
+  pthread_mutex_lock(&stream->lock);
+  return 1;
+}
+static inline void stream_unlock(struct xhal_stream* stream, int locked) {
+  if (locked) pthread_mutex_unlock(&stream->lock);
+}
+
+/* For a failure `status` seen through `stream` (may be NULL): when it
+ * came from a host function returning a value outside xhal_status_t,
+ * sets a message naming that value. Returns `status`. */
+xhal_status_t stream_failure_message(const struct xhal_stream* stream,
+                                     xhal_status_t status);
+
+/* Maps a value outside xhal_status_t (from a host function or a plugin)
+ * to XHAL_ERROR_EXECUTION_FAILED; other values pass. */
+static inline xhal_status_t status_defined(xhal_status_t status) {
+  return (status < 0 || status >= XHAL_STATUS_COUNT)
+             ? XHAL_ERROR_EXECUTION_FAILED
+             : status;
+}
 
 /* ---------------------------------------------------------- validation */
 

@@ -610,11 +610,11 @@ XHAL_API xhal_status_t xhal_stream_enqueue_op(xhal_stream_t stream,
   xhal_plugin_op_call_t pcall;
   to_plugin_call(call, &pcall);
   uint64_t t0 = trace_begin(stream->obj.instance);
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   struct op_span* span = stream_trace_begin(stream, impl->name);
   status = impl->pimpl.enqueue(impl->user_data, stream->handle, &pcall);
   stream_trace_end(stream, span);
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_op", t0);
   return plugin_result(impl->plugin, impl->name, status);
 }

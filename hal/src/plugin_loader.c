@@ -84,7 +84,16 @@ static void host_set_error(void* host_context, xhal_status_t status,
 
 xhal_status_t plugin_result(const plugin_t* plugin, const char* entry,
                             xhal_status_t status) {
-  if (status == XHAL_OK || error_take_plugin_message(status)) return status;
+  if (status == XHAL_OK) return status;
+  if (status_defined(status) != status) {
+    /* Not a status the API defines: the caller gets a defined one. */
+    (void)error_take_plugin_message(status);
+    return error_set(XHAL_ERROR_EXECUTION_FAILED,
+                     "plugin '%s': %s returned %lld, which is not an "
+                     "xhal_status_t",
+                     plugin->info.name, entry, (long long)status);
+  }
+  if (error_take_plugin_message(status)) return status;
   return error_set(status, "plugin '%s': %s failed", plugin->info.name, entry);
 }
 

@@ -261,12 +261,12 @@ XHAL_API xhal_status_t xhal_stream_enqueue_kernel(xhal_stream_t stream,
                      "plugin '%s' cannot launch kernels", plugin->info.name);
   }
   uint64_t t0 = trace_begin(stream->obj.instance);
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   struct op_span* span = stream_trace_begin(stream, "kernel");
   status = plugin->table.enqueue_kernel(stream->handle, kernel->handle, launch,
                                         pargs, num_args);
   stream_trace_end(stream, span);
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_kernel", t0);
   return plugin_result(plugin, "enqueue_kernel", status);
 }

@@ -93,6 +93,94 @@ static void open_track(xhal_stream_t stream) {
   stream->trace_track = tracer_new_track(tracer, name);
 }
 
+/* ------------------------------------------------------ host functions */
+
+/* The application's host function, wrapped so that libxhal knows, on the
+ * thread that runs it, which stream and point it runs at, and can map a
+ * value outside xhal_status_t. */
+struct host_call {
+  struct host_call* next;
+  struct xhal_stream* stream;
+  xhal_host_func_t fn;
+  void* user_data;
+  uint64_t order;
+};
+
+enum { kHostCallChunk = 32 };
+struct host_call_chunk {
+  struct host_call_chunk* next;
+  struct host_call calls[kHostCallChunk];
+};
+
+static _Thread_local const struct host_call_ctx* tls_host_call;
+
+const struct host_call_ctx* host_call_current(void) { return tls_host_call; }
+
+xhal_status_t host_call_check_wait(const struct xhal_stream* stream,
+                                   uint64_t order, const char* what) {
+  if (__builtin_expect(tls_host_call == NULL, 1) || !stream) return XHAL_OK;
+  for (const struct host_call_ctx* ctx = tls_host_call; ctx; ctx = ctx->outer) {
+    if (ctx->stream == stream && order > ctx->order) {
+      return error_set(XHAL_ERROR_INVALID_STATE,
+                       "%s from a host function of stream %p would wait for "
+                       "work enqueued on that stream after the host function "
+                       "(itself included): it can never complete",
+                       what, (const void*)stream);
+    }
+  }
+  return XHAL_OK;
+}
+
+/* A free record (stream->lock held); NULL when out of memory. */
+static struct host_call* host_call_take(xhal_stream_t stream) {
+  if (!stream->host_free) {
+    stream->host_free = atomic_exchange_explicit(&stream->host_returned, NULL,
+                                                 memory_order_acquire);
+  }
+  if (!stream->host_free) {
+    struct host_call_chunk* chunk = malloc(sizeof(*chunk));
+    if (!chunk) return NULL;
+    chunk->next = stream->host_chunks;
+    stream->host_chunks = chunk;
+    for (int i = 0; i < kHostCallChunk; ++i) {
+      chunk->calls[i].stream = stream;
+      chunk->calls[i].next =
+          i + 1 < kHostCallChunk ? &chunk->calls[i + 1] : NULL;
+    }
+    stream->host_free = &chunk->calls[0];
+  }
+  struct host_call* call = stream->host_free;
+  stream->host_free = call->next;
+  return call;
+}
+
+/* Runs on the plugin's thread. The record goes back before fn runs (its
+ * fields are copied), so a host function that enqueues more finds it. */
+static xhal_status_t host_call_run(void* user_data) {
+  struct host_call* call = user_data;
+  struct xhal_stream* stream = call->stream;
+  xhal_host_func_t fn = call->fn;
+  void* fn_data = call->user_data;
+  struct host_call_ctx ctx = {stream, call->order, 0, tls_host_call};
+  struct host_call* head =
+      atomic_load_explicit(&stream->host_returned, memory_order_relaxed);
+  do {
+    call->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(&stream->host_returned, &head,
+                                                  call, memory_order_release,
+                                                  memory_order_relaxed));
+  tls_host_call = &ctx;
+  xhal_status_t status = fn(fn_data);
+  tls_host_call = ctx.outer;
+  xhal_status_t defined = status_defined(status);
+  if (defined != status) {
+    long long none = 0;
+    atomic_compare_exchange_strong(&stream->bad_host_value, &none,
+                                   (long long)status);
+  }
+  return defined;
+}
+
 /* `site`: the application's call site, for the validation layer's leak
  * reports. */
 static xhal_status_t stream_create(xhal_device_t device, uint32_t flags,
@@ -156,9 +244,21 @@ XHAL_API void xhal_stream_retain(xhal_stream_t stream) {
 XHAL_API void xhal_stream_release(xhal_stream_t stream) {
   if (!stream || object_check_release(stream, OBJ_STREAM, "stream") != XHAL_OK)
     return;
+  if (atomic_load(&stream->obj.refs) == 1u &&
+      host_call_check_wait(stream, UINT64_MAX, "xhal_stream_release") !=
+          XHAL_OK) {
+    /* Destroying waits for the stream's work: refused, the stream lives. */
+    hal_log(stream->obj.instance, XHAL_LOG_ERROR, "%s", xhal_last_error());
+    return;
+  }
   if (!object_unref(stream)) return;
   stream->device->plugin->table.stream_destroy(stream->handle);
   free_spans(stream, 1);
+  while (stream->host_chunks) {
+    struct host_call_chunk* chunk = stream->host_chunks;
+    stream->host_chunks = chunk->next;
+    free(chunk);
+  }
   pthread_mutex_destroy(&stream->lock);
   object_free(stream, OBJ_STREAM);
 }
@@ -216,12 +316,12 @@ XHAL_API xhal_status_t xhal_stream_enqueue_write(xhal_stream_t stream,
   }
   const plugin_t* plugin = stream->device->plugin;
   uint64_t t0 = trace_begin(stream->obj.instance);
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   struct op_span* span = stream_trace_begin(stream, "write");
   status = plugin->table.enqueue_write(stream->handle, dst->handle,
                                        dst->offset + dst_offset, src, size);
   stream_trace_end(stream, span);
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_write", t0);
   return plugin_result(plugin, "enqueue_write", status);
 }
@@ -242,18 +342,20 @@ XHAL_API xhal_status_t xhal_stream_enqueue_read(xhal_stream_t stream,
   }
   const plugin_t* plugin = stream->device->plugin;
   uint64_t t0 = trace_begin(stream->obj.instance);
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   struct op_span* span = stream_trace_begin(stream, "read");
   status = plugin->table.enqueue_read(stream->handle, src->handle,
                                       src->offset + src_offset, dst, size);
   stream_trace_end(stream, span);
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_read", t0);
   return plugin_result(plugin, "enqueue_read", status);
 }
 
 XHAL_API xhal_status_t xhal_stream_synchronize(xhal_stream_t stream) {
   xhal_status_t status = stream_check(stream);
+  if (status != XHAL_OK) return status;
+  status = host_call_check_wait(stream, UINT64_MAX, "xhal_stream_synchronize");
   if (status != XHAL_OK) return status;
   const plugin_t* plugin = stream->device->plugin;
   uint64_t submitted = validating(stream->obj.instance)
@@ -265,12 +367,13 @@ XHAL_API xhal_status_t xhal_stream_synchronize(xhal_stream_t stream) {
     validation_stream_synced(stream, submitted);
   }
   if (__builtin_expect(stream->spans != NULL, 0)) {
-    pthread_mutex_lock(&stream->lock);
+    int locked = stream_lock(stream);
     free_spans(stream, 0);
-    pthread_mutex_unlock(&stream->lock);
+    stream_unlock(stream, locked);
   }
   trace_end(stream->obj.instance, "xhal_stream_synchronize", t0);
-  return plugin_result(plugin, "stream_synchronize", status);
+  status = plugin_result(plugin, "stream_synchronize", status);
+  return stream_failure_message(stream, status);
 }
 
 XHAL_API xhal_status_t xhal_stream_flush(xhal_stream_t stream) {
@@ -278,9 +381,9 @@ XHAL_API xhal_status_t xhal_stream_flush(xhal_stream_t stream) {
   if (status != XHAL_OK) return status;
   const plugin_t* plugin = stream->device->plugin;
   if (!plugin->table.stream_flush) return XHAL_OK; /* nothing batched */
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   status = plugin->table.stream_flush(stream->handle);
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   return plugin_result(plugin, "stream_flush", status);
 }
 
@@ -460,8 +563,14 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
   int direct = sd == dd || (sd->plugin == dd->plugin &&
                             (sd->props.capabilities & XHAL_CAP_PEER_COPY) &&
                             (dd->props.capabilities & XHAL_CAP_PEER_COPY));
+  if (third_party || !direct) {
+    /* Made on the host now, behind all the stream's work. */
+    status = host_call_check_wait(stream, UINT64_MAX,
+                                  "a copy staged through host memory");
+    if (status != XHAL_OK) return status;
+  }
   uint64_t t0 = trace_begin(stream->obj.instance);
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   if (third_party) {
     tracer_t* tracer = stream->obj.instance->tracer;
     uint64_t c0 = tracer ? tracer_now_ns() : 0;
@@ -486,7 +595,7 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
       tracer_op(tracer, stream->trace_track, "copy", c0, tracer_now_ns());
     }
   }
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_copy", t0);
   return status;
 }
@@ -520,13 +629,13 @@ XHAL_API xhal_status_t xhal_stream_enqueue_fill(xhal_stream_t stream,
   }
   const plugin_t* plugin = stream->device->plugin;
   uint64_t t0 = trace_begin(stream->obj.instance);
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   struct op_span* span = stream_trace_begin(stream, "fill");
   status = plugin->table.enqueue_fill(stream->handle, dst->handle,
                                       dst->offset + offset, size, pattern,
                                       pattern_size);
   stream_trace_end(stream, span);
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_fill", t0);
   return plugin_result(plugin, "enqueue_fill", status);
 }
@@ -538,22 +647,48 @@ XHAL_API xhal_status_t xhal_stream_enqueue_host_func(xhal_stream_t stream,
   if (status != XHAL_OK) return status;
   if (!fn) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "fn is NULL");
   const plugin_t* plugin = stream->device->plugin;
-  pthread_mutex_lock(&stream->lock);
+  int locked = stream_lock(stream);
   if (plugin->table.enqueue_host_func) {
-    status = plugin->table.enqueue_host_func(stream->handle, fn, user_data);
-    status = plugin_result(plugin, "enqueue_host_func", status);
+    struct host_call* call = host_call_take(stream);
+    if (!call) {
+      status = error_set(XHAL_ERROR_OUT_OF_MEMORY,
+                         "no memory for a host function's record");
+    } else {
+      call->fn = fn;
+      call->user_data = user_data;
+      call->order = ++stream->order;
+      status =
+          plugin->table.enqueue_host_func(stream->handle, host_call_run, call);
+      if (status != XHAL_OK) {
+        call->next = stream->host_free;
+        stream->host_free = call;
+      }
+      status = plugin_result(plugin, "enqueue_host_func", status);
+    }
   } else {
-    /* No asynchronous host functions: run it here, in order. */
+    /* No asynchronous host functions: run it here, in order, holding the
+     * stream (entries this thread makes on it from fn pass the lock). */
     status = plugin->table.stream_synchronize(stream->handle);
     status = plugin_result(plugin, "stream_synchronize", status);
     if (status == XHAL_OK) {
-      status = fn(user_data);
-      if (status != XHAL_OK) {
-        status = error_set(status, "host function returned %s",
-                           xhal_status_name(status));
+      struct host_call_ctx ctx = {stream, ++stream->order, 1, tls_host_call};
+      tls_host_call = &ctx;
+      xhal_status_t result = fn(user_data);
+      tls_host_call = ctx.outer;
+      if (result != XHAL_OK) {
+        status = status_defined(result);
+        if (status != result) {
+          status = error_set(status,
+                             "host function returned %lld, which is not an "
+                             "xhal_status_t",
+                             (long long)result);
+        } else {
+          status = error_set(status, "host function returned %s",
+                             xhal_status_name(status));
+        }
       }
     }
   }
-  pthread_mutex_unlock(&stream->lock);
+  stream_unlock(stream, locked);
   return status;
 }

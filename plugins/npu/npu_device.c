@@ -762,6 +762,9 @@ static void run_host(struct xhal_plugin_stream* s, const npu_item_t* it) {
   /* A failed stream skips its later host functions. */
   if (st != XHAL_OK) return;
   st = it->fn(it->user_data);
+  /* A value outside the ABI's statuses is reported as failed execution,
+   * as the other plugins do. */
+  if (st < 0 || st >= XHAL_STATUS_COUNT) st = XHAL_ERROR_EXECUTION_FAILED;
   if (st != XHAL_OK) fail_now(s, pt.fence, st);
 }
 

@@ -256,14 +256,25 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_enqueue_fill(
     xhal_stream_t stream, xhal_buffer_t dst, uint64_t offset, uint64_t size,
     const void* pattern, uint32_t pattern_size);
 /* Runs fn(user_data) on a host thread in stream order. A non-OK return
- * fails the stream. On devices without XHAL_CAP_HOST_FUNC the call waits
- * for the stream and runs fn before it returns. */
+ * fails the stream; a value that is not an xhal_status_t fails it with
+ * XHAL_ERROR_EXECUTION_FAILED (the message names the value). On devices
+ * without XHAL_CAP_HOST_FUNC the call waits for the stream and runs fn
+ * before it returns.
+ * Inside fn, the whole API may be called (enqueue on any stream, its own
+ * included: that work runs after fn), except what would wait for fn's own
+ * stream to pass fn: xhal_stream_synchronize of that stream, a waiting
+ * xhal_event_wait on an event recorded on it after fn was enqueued, a
+ * copy staged through host memory on it, and xhal_stream_wait_event on a
+ * device that waits on the host. These return XHAL_ERROR_INVALID_STATE;
+ * releasing the stream's last reference is refused (logged, the stream
+ * stays). Waits on other streams are the program's to keep acyclic. */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_enqueue_host_func(
     xhal_stream_t stream, xhal_host_func_t fn, void* user_data);
 /* Submits batched work without waiting. */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_flush(xhal_stream_t stream);
 /* Waits for all enqueued work. Returns XHAL_OK or the status the stream
- * failed with (a failed stream stays failed: its later work is skipped). */
+ * failed with (a failed stream stays failed: its later work is skipped);
+ * XHAL_ERROR_INVALID_STATE from a host function of `stream` itself. */
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_stream_synchronize(xhal_stream_t stream);
 
@@ -275,17 +286,23 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_event_create(xhal_device_t device,
 XHAL_API void xhal_event_retain(xhal_event_t event);
 XHAL_API void xhal_event_release(xhal_event_t event);
 /* Captures the work enqueued on `stream` so far; the stream must be on the
- * event's device (else XHAL_ERROR_INVALID_ARGUMENT). */
+ * event's device (else XHAL_ERROR_INVALID_ARGUMENT). Recording again
+ * replaces the point for later waits only: a wait already enqueued keeps
+ * the record that preceded it. */
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_stream_record_event(xhal_stream_t stream, xhal_event_t event);
 /* Later work of `stream` waits for `event`, which may belong to any device
- * of any plugin. A failed event fails the stream. Returns
- * XHAL_ERROR_INVALID_STATE if the event was never recorded. */
+ * of any plugin. The wait binds to the event's latest record at this call,
+ * even if the event is recorded again before `stream` reaches the wait. A
+ * failed event fails the stream. Returns XHAL_ERROR_INVALID_STATE if the
+ * event was never recorded. */
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_stream_wait_event(xhal_stream_t stream, xhal_event_t event);
-/* Blocks until the event completes or `timeout_ns` passes. Returns XHAL_OK,
- * XHAL_ERROR_TIMEOUT, XHAL_ERROR_INVALID_STATE (never recorded) or the
- * failure status of the captured work. */
+/* Blocks until the event's latest record completes or `timeout_ns` passes.
+ * Returns XHAL_OK, XHAL_ERROR_TIMEOUT, XHAL_ERROR_INVALID_STATE (never
+ * recorded, or, with a timeout other than 0, called from a host function
+ * of the stream the event was last recorded on after that host function)
+ * or the failure status of the captured work. */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_event_wait(xhal_event_t event,
                                                      uint64_t timeout_ns);
 /* XHAL_OK (complete), XHAL_ERROR_NOT_READY, XHAL_ERROR_INVALID_STATE, or the

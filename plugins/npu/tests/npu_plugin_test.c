@@ -534,6 +534,24 @@ START_TEST(failed_host_func_fails_the_stream) {
 }
 END_TEST
 
+/* A host function's value outside xhal_status_t fails the stream with
+ * XHAL_ERROR_EXECUTION_FAILED, never the value itself. */
+START_TEST(undefined_host_func_status_is_execution_failed) {
+  static const xhal_status_t kValues[] = {(xhal_status_t)12345,
+                                          (xhal_status_t)-7};
+  gate_t g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0,
+              kValues[_i]};
+  xhal_plugin_stream_t s = new_stream();
+  ck_assert_int_eq(D()->enqueue_host_func(s, gate_fn, &g), XHAL_OK);
+  xhal_plugin_event_t after = record(s);
+  ck_assert_int_eq(D()->event_wait(after, UINT64_MAX),
+                   XHAL_ERROR_EXECUTION_FAILED);
+  ck_assert_int_eq(D()->stream_synchronize(s), XHAL_ERROR_EXECUTION_FAILED);
+  D()->event_destroy(after);
+  D()->stream_destroy(s);
+}
+END_TEST
+
 /* A stream blocked in a host function holds back only itself: other
  * streams' work completes meanwhile, an event recorded behind the host
  * function stays pending, and a stream that waits on that event is held
@@ -829,6 +847,8 @@ static Suite* npu_suite(void) {
   tcase_add_test(basic, elapsed_is_simulated_time);
   tcase_add_test(basic, host_func_orders_and_event_wait_times_out);
   tcase_add_test(basic, failed_host_func_fails_the_stream);
+  tcase_add_loop_test(basic, undefined_host_func_status_is_execution_failed, 0,
+                      2);
   tcase_add_test(basic, blocked_host_func_holds_only_its_stream);
   tcase_add_test(basic, bad_handles_and_flags);
   tcase_add_test(basic, concurrent_streams);
