@@ -74,6 +74,7 @@ void bench_cpu_matmul(xhal_instance_t instance);
 void bench_pool(xhal_instance_t instance);
 void bench_pool_others(xhal_instance_t instance);
 void bench_opencl(xhal_instance_t instance);
+void bench_cuda(xhal_instance_t instance);
 void bench_npu(xhal_instance_t instance);
 
 #endif /* XHAL_BENCH_H_ */

@@ -331,6 +331,7 @@ int main(int argc, char** argv) {
     bench_skip("pool.", "the CPU plugin did not load");
   }
   if (bench_wants_prefix("opencl.")) bench_opencl(instance);
+  if (bench_wants_prefix("cuda.")) bench_cuda(instance);
   if (bench_wants_prefix("pool.alloc_free_")) bench_pool_others(instance);
   if (bench_wants_prefix("npu.")) bench_npu(instance);
   xhal_instance_release(instance);

@@ -147,14 +147,15 @@ static void print_text(xhal_instance_t instance) {
       if (p.dtypes & XHAL_DTYPE_BIT(dt)) printf(" %s", dtype_name(dt));
     }
     printf(
-        "\n      capabilities:%s%s%s%s%s%s%s\n",
+        "\n      capabilities:%s%s%s%s%s%s%s%s\n",
         p.capabilities & XHAL_CAP_HOST_VISIBLE_MEMORY ? " host-visible" : "",
         p.capabilities & XHAL_CAP_PROFILING ? " profiling" : "",
         p.capabilities & XHAL_CAP_KERNEL_LANG_OPENCL_C ? " opencl-c" : "",
         p.capabilities & XHAL_CAP_PEER_COPY ? " peer-copy" : "",
         p.capabilities & XHAL_CAP_HOST_FUNC ? " host-func" : "",
         p.capabilities & XHAL_CAP_STREAM_NO_TIMING ? " stream-no-timing" : "",
-        p.capabilities & XHAL_CAP_HOST_ALLOC ? " host-alloc" : "");
+        p.capabilities & XHAL_CAP_HOST_ALLOC ? " host-alloc" : "",
+        p.capabilities & XHAL_CAP_KERNEL_LANG_CUDA_C ? " cuda-c" : "");
   }
 }
 

@@ -47,7 +47,7 @@ typedef enum cts_need {
   CTS_NEED_HOST_VISIBLE, /* XHAL_CAP_HOST_VISIBLE_MEMORY */
   CTS_NEED_PROFILING,    /* XHAL_CAP_PROFILING */
   CTS_NEED_HOST_FUNC,    /* XHAL_CAP_HOST_FUNC */
-  CTS_NEED_KERNEL_LANG,  /* XHAL_CAP_KERNEL_LANG_OPENCL_C */
+  CTS_NEED_KERNEL_LANG,  /* a XHAL_CAP_KERNEL_LANG_* bit */
   CTS_NEED_FLUSH,        /* a stream_flush entry */
   CTS_NEED_WAIT_EVENT,   /* a stream_wait_event entry */
   CTS_NEED_NULL_ENTRY,   /* at least one optional entry left NULL */

@@ -52,7 +52,8 @@ static const char* missing_need(const cts_plugin_run_t* run, cts_need_t need) {
       have = (caps & XHAL_CAP_HOST_FUNC) != 0;
       break;
     case CTS_NEED_KERNEL_LANG:
-      have = (caps & XHAL_CAP_KERNEL_LANG_OPENCL_C) != 0;
+      have = (caps & (XHAL_CAP_KERNEL_LANG_OPENCL_C |
+                      XHAL_CAP_KERNEL_LANG_CUDA_C)) != 0;
       break;
     case CTS_NEED_FLUSH:
       have = p->has_flush;

@@ -534,7 +534,7 @@ const char* cts_need_name(cts_need_t need) {
     case CTS_NEED_HOST_FUNC:
       return "XHAL_CAP_HOST_FUNC";
     case CTS_NEED_KERNEL_LANG:
-      return "XHAL_CAP_KERNEL_LANG_OPENCL_C";
+      return "XHAL_CAP_KERNEL_LANG_OPENCL_C or _CUDA_C";
     case CTS_NEED_FLUSH:
       return "entry stream_flush";
     case CTS_NEED_WAIT_EVENT:

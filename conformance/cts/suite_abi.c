@@ -284,7 +284,8 @@ static void test_capabilities_backed(cts_ctx_t* ctx) {
     cts_check(!(caps & XHAL_CAP_HOST_FUNC) || t->enqueue_host_func,
               "device %u claims XHAL_CAP_HOST_FUNC without enqueue_host_func",
               i);
-    cts_check(!(caps & XHAL_CAP_KERNEL_LANG_OPENCL_C) ||
+    cts_check(!(caps & (XHAL_CAP_KERNEL_LANG_OPENCL_C |
+                        XHAL_CAP_KERNEL_LANG_CUDA_C)) ||
                   (t->program_build && t->kernel_create && t->enqueue_kernel),
               "device %u claims a kernel language without the program "
               "entries",

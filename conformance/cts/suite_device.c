@@ -77,7 +77,8 @@ static void test_masks_known(cts_ctx_t* ctx) {
   const uint32_t known_caps =
       XHAL_CAP_HOST_VISIBLE_MEMORY | XHAL_CAP_PROFILING |
       XHAL_CAP_KERNEL_LANG_OPENCL_C | XHAL_CAP_PEER_COPY | XHAL_CAP_HOST_FUNC |
-      XHAL_CAP_STREAM_NO_TIMING | XHAL_CAP_HOST_ALLOC;
+      XHAL_CAP_STREAM_NO_TIMING | XHAL_CAP_HOST_ALLOC |
+      XHAL_CAP_KERNEL_LANG_CUDA_C;
   for (uint32_t i = 0; i < d->device_count; ++i) {
     xhal_device_properties_t p = props_of(d, i);
     cts_check(p.dtypes != 0, "device %u: the dtypes mask is empty", i);

@@ -480,14 +480,28 @@ static const char kVaddSource[] =
     "  if (i < n) c[i] = a[i] + b[i];\n"
     "}\n";
 
+/* The same in CUDA C, for devices with XHAL_CAP_KERNEL_LANG_CUDA_C. */
+static const char kVaddCudaSource[] =
+    "extern \"C\" __global__ void vadd(const float* a, const float* b,\n"
+    "                                  float* c, unsigned n) {\n"
+    "  unsigned i = blockIdx.x * blockDim.x + threadIdx.x;\n"
+    "  if (i < n) c[i] = a[i] + b[i];\n"
+    "}\n";
+
 static void test_custom_program(cts_ctx_t* ctx) {
   xhal_device_t dev = cts_device(ctx);
   enum { kN = 1000 };
   char log[4096] = "";
+  xhal_device_properties_t props;
+  cts_ok(xhal_device_properties(dev, &props), "device_properties");
+  /* OpenCL C where the device has it, else CUDA C. */
+  const int cuda = !(props.capabilities & XHAL_CAP_KERNEL_LANG_OPENCL_C) &&
+                   (props.capabilities & XHAL_CAP_KERNEL_LANG_CUDA_C);
   xhal_program_desc_t desc;
   xhal_program_desc_default(&desc);
-  desc.language = XHAL_KERNEL_LANGUAGE_OPENCL_C;
-  desc.source = kVaddSource;
+  desc.language =
+      cuda ? XHAL_KERNEL_LANGUAGE_CUDA_C : XHAL_KERNEL_LANGUAGE_OPENCL_C;
+  desc.source = cuda ? kVaddCudaSource : kVaddSource;
   desc.log = log;
   desc.log_capacity = sizeof(log);
   xhal_program_t program = NULL;
@@ -532,7 +546,9 @@ static void test_custom_program(cts_ctx_t* ctx) {
     cts_check(c[i] == a[i] + b[i], "vadd element %d is %g, want %g", i,
               (double)c[i], (double)(a[i] + b[i]));
   }
-  desc.source = "__kernel void broken(__global int* p) { p[0] = ; }";
+  desc.source = cuda
+                    ? "extern \"C\" __global__ void broken(int* p) { p[0] = ; }"
+                    : "__kernel void broken(__global int* p) { p[0] = ; }";
   log[0] = '\0';
   xhal_program_t bad = NULL;
   cts_expect(xhal_program_build(dev, &desc, &bad), XHAL_ERROR_BUILD_FAILED,

@@ -23,9 +23,14 @@ XHAL_API void xhal_program_desc_default(xhal_program_desc_t* desc) {
 }
 
 static uint32_t language_cap(xhal_kernel_language_t language) {
-  return language == XHAL_KERNEL_LANGUAGE_OPENCL_C
-             ? (uint32_t)XHAL_CAP_KERNEL_LANG_OPENCL_C
-             : 0u;
+  switch (language) {
+    case XHAL_KERNEL_LANGUAGE_OPENCL_C:
+      return (uint32_t)XHAL_CAP_KERNEL_LANG_OPENCL_C;
+    case XHAL_KERNEL_LANGUAGE_CUDA_C:
+      return (uint32_t)XHAL_CAP_KERNEL_LANG_CUDA_C;
+    default:
+      return 0u;
+  }
 }
 
 XHAL_API xhal_status_t xhal_program_build(xhal_device_t device,

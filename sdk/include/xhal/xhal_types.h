@@ -29,7 +29,7 @@ extern "C" {
 /* ABI version spoken by these headers. A plugin and the host must agree on
  * the major version; a minor version only appends to tables and structs. */
 #define XHAL_ABI_VERSION_MAJOR 1u
-#define XHAL_ABI_VERSION_MINOR 2u
+#define XHAL_ABI_VERSION_MINOR 3u
 
 /* ---------------------------------------------------------------- status */
 
@@ -126,6 +126,10 @@ enum {
    * writes and reads from it skip the driver's staging. Without the bit,
    * xhal_host_alloc returns ordinary aligned host memory. */
   XHAL_CAP_HOST_ALLOC = 1u << 6,
+  /* Programs can be built from CUDA C++ source (ABI 1.3; the CUDA
+   * plugin, through NVRTC). Kernels are found by their unmangled name,
+   * so they are declared extern "C". */
+  XHAL_CAP_KERNEL_LANG_CUDA_C = 1u << 7,
 };
 
 /* Stream creation flags (xhal_stream_create_with_flags; the plugin's
@@ -161,6 +165,7 @@ typedef uint32_t xhal_kernel_language_t;
 enum {
   XHAL_KERNEL_LANGUAGE_NONE = 0,
   XHAL_KERNEL_LANGUAGE_OPENCL_C = 1,
+  XHAL_KERNEL_LANGUAGE_CUDA_C = 2, /* ABI 1.3 */
 };
 
 /* Log levels for the host log service and XHAL_LOG. */
