@@ -396,14 +396,14 @@ static xhal_status_t add_impl(struct xhal_plugin_context* ctx, xhal_op_t op,
 }
 
 /* Operators need NVRTC (every kernel) and, for f32/f16 matmul, cuBLAS;
- * without them the registry falls back to other devices. */
+ * without NVRTC none is registered and the registry falls back to other
+ * devices. */
 xhal_status_t cu_register_ops(struct xhal_plugin_context* ctx) {
   static const xhal_op_t kBinary[] = {XHAL_OP_ADD, XHAL_OP_SUB, XHAL_OP_MUL,
                                       XHAL_OP_DIV, XHAL_OP_MAX, XHAL_OP_MIN};
   static const xhal_op_t kUnary[] = {
       XHAL_OP_RELU, XHAL_OP_GELU, XHAL_OP_SIGMOID, XHAL_OP_TANH, XHAL_OP_EXP};
   static const xhal_dtype_t kFp[] = {XHAL_DTYPE_F32, XHAL_DTYPE_F16};
-  const cu_blas_t* blas = NULL;
   xhal_status_t status = XHAL_OK;
   if (ctx->host.register_op_impl == NULL) return XHAL_OK;
   if (!(ctx->devices[0].props.capabilities & XHAL_CAP_KERNEL_LANG_CUDA_C)) {
@@ -425,14 +425,11 @@ xhal_status_t cu_register_ops(struct xhal_plugin_context* ctx) {
       status = add_impl(ctx, kUnary[i], unary_op, 2, sig);
     }
   }
-  if (cu_blas_get(ctx, &blas) == XHAL_OK) {
-    for (int d = 0; d < 2 && status == XHAL_OK; ++d) {
-      xhal_dtype_t sig[4] = {kFp[d], kFp[d], kFp[d], kFp[d]};
-      status = add_impl(ctx, XHAL_OP_MATMUL, matmul_fp, 4, sig);
-    }
-  } else {
-    cu_log(ctx, XHAL_LOG_WARN, "cuda: no cuBLAS, so no f32/f16 matmul: %s",
-           ctx->blas_error);
+  /* cuBLAS ships with NVRTC in the toolkit; it is opened on the first
+   * matmul (it maps hundreds of MiB, too much for every init). */
+  for (int d = 0; d < 2 && status == XHAL_OK; ++d) {
+    xhal_dtype_t sig[4] = {kFp[d], kFp[d], kFp[d], kFp[d]};
+    status = add_impl(ctx, XHAL_OP_MATMUL, matmul_fp, 4, sig);
   }
   if (status == XHAL_OK) {
     xhal_dtype_t sig[4] = {XHAL_DTYPE_I8, XHAL_DTYPE_I8, XHAL_DTYPE_I32,

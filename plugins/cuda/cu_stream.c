@@ -113,31 +113,43 @@ static xhal_status_t copy_overlapping(struct xhal_plugin_stream* s,
   return cu_check(s->dev->ctx, r, "cuMemcpyDtoDAsync");
 }
 
-static xhal_status_t fill_run(struct xhal_plugin_stream* s, const cu_cmd_t* c) {
+/* A 1, 2 or 4 byte pattern from p: the bytes before the first address
+ * aligned to the pattern size and after the last one are set one by
+ * one, the aligned middle with a 16 or 32-bit memset of the pattern
+ * rotated to start there. */
+static xhal_status_t fill_run(struct xhal_plugin_stream* s,
+                              const cu_cmd_t* c) {
   const cu_driver_t* cu = &s->dev->ctx->cu;
-  CUdeviceptr p = c->dst->ptr + c->dst_offset;
-  uint32_t ps = c->pattern_size;
-  size_t count = (size_t)(c->size / ps);
+  const CUdeviceptr p = c->dst->ptr + c->dst_offset;
+  const CUdeviceptr end = p + c->size;
+  const uint32_t ps = c->pattern_size;
+  CUdeviceptr a0 = (p + ps - 1) / ps * ps;
+  CUdeviceptr a1 = end / ps * ps;
+  uint8_t word[4];
   int uniform = 1;
-  CUresult r;
+  CUresult r = CUDA_SUCCESS;
   for (uint32_t i = 1; i < ps; ++i) uniform &= c->pattern[i] == c->pattern[0];
-  if (uniform) {
+  if (uniform || ps == 1) {
     r = cu->MemsetD8Async(p, c->pattern[0], (size_t)c->size, s->cu);
-  } else if (ps == 2 && p % 2 == 0) {
-    uint16_t v;
-    memcpy(&v, c->pattern, 2);
-    r = cu->MemsetD16Async(p, v, count, s->cu);
-  } else if (ps == 4 && p % 4 == 0) {
-    uint32_t v;
-    memcpy(&v, c->pattern, 4);
-    r = cu->MemsetD32Async(p, v, count, s->cu);
-  } else {
-    /* An unaligned destination: one strided byte memset per pattern
-     * byte (rows of 1 byte, `ps` bytes apart). */
-    r = CUDA_SUCCESS;
-    for (uint32_t j = 0; j < ps && r == CUDA_SUCCESS; ++j)
-      r = cu->MemsetD2D8Async(p + j, ps, c->pattern[j], 1, count, s->cu);
+    return cu_check(s->dev->ctx, r, "cuMemsetD8Async");
   }
+  if (a0 > a1) a0 = a1 = end; /* no aligned word inside */
+  for (CUdeviceptr q = p; q < a0 && r == CUDA_SUCCESS; ++q)
+    r = cu->MemsetD8Async(q, c->pattern[(q - p) % ps], 1, s->cu);
+  for (uint32_t k = 0; k < ps; ++k) word[k] = c->pattern[(a0 - p + k) % ps];
+  if (r == CUDA_SUCCESS && a1 > a0) {
+    if (ps == 2) {
+      uint16_t v;
+      memcpy(&v, word, 2);
+      r = cu->MemsetD16Async(a0, v, (size_t)((a1 - a0) / 2), s->cu);
+    } else {
+      uint32_t v;
+      memcpy(&v, word, 4);
+      r = cu->MemsetD32Async(a0, v, (size_t)((a1 - a0) / 4), s->cu);
+    }
+  }
+  for (CUdeviceptr q = a1 > a0 ? a1 : a0; q < end && r == CUDA_SUCCESS; ++q)
+    r = cu->MemsetD8Async(q, c->pattern[(q - p) % ps], 1, s->cu);
   return cu_check(s->dev->ctx, r, "cuMemset");
 }
 
@@ -275,7 +287,9 @@ xhal_status_t cu_submit(struct xhal_plugin_stream* s, cu_cmd_t* cmd) {
       cmd->kind == CU_CMD_WAIT) {
     status = defer(s, cmd);
   } else {
-    status = run_cmd(s, cmd);
+    /* Driver calls act on the calling thread's current context. */
+    status = cu_use(s->dev);
+    if (status == XHAL_OK) status = run_cmd(s, cmd);
     if (status != XHAL_OK) cu_stream_fail(s, status);
   }
   pthread_mutex_unlock(&s->mu);
@@ -366,6 +380,7 @@ xhal_status_t cu_stream_synchronize(xhal_plugin_stream_t s) {
   CUresult r;
   if (s == NULL) return XHAL_ERROR_INVALID_HANDLE;
   drain(s);
+  if (cu_use(s->dev) != XHAL_OK) return XHAL_ERROR_DEVICE_LOST;
   r = s->dev->ctx->cu.StreamSynchronize(s->cu);
   failed = failed_status(s);
   if (failed)
