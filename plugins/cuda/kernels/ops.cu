@@ -87,6 +87,8 @@ __device__ __forceinline__ float unf(int op, float x) {
     case OP_RELU:
       return isnan(x) ? x : (x > 0.0f ? x : 0.0f);
     case OP_GELU:
+      // The limits at the infinities (the formula gives -inf * 0 = NaN).
+      if (isinf(x)) return x > 0.0f ? x : 0.0f;
       return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case OP_SIGMOID:
       return 1.0f / (1.0f + expf(-x));
