@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,6 +538,42 @@ START_TEST(test_instance_double_release_refused) {
 }
 END_TEST
 
+/* Instances made and destroyed from several threads at once share the
+ * process-wide list of parked instance memory; each thread's instances
+ * keep working and their references balance. */
+static void* instance_churn(void* arg) {
+  (void)arg;
+  for (int i = 0; i < 200; ++i) {
+    xhal_instance_options_t options;
+    xhal_instance_options_default(&options);
+    options.ignore_environment = 1;
+    options.validation = (uint32_t)(i % 5 == 0);
+    xhal_instance_t instance;
+    if (xhal_instance_create(&options, &instance) != XHAL_OK) return arg;
+    xhal_instance_retain(instance);
+    xhal_instance_release(instance);
+    uint32_t count = 1;
+    if (xhal_instance_plugin_count(instance, &count) != XHAL_OK || count)
+      return instance;
+    xhal_instance_release(instance);
+  }
+  return NULL;
+}
+
+START_TEST(test_instances_churn_across_threads) {
+  pthread_t threads[4];
+  for (int i = 0; i < 4; ++i) {
+    ck_assert_int_eq(pthread_create(&threads[i], NULL, instance_churn, NULL),
+                     0);
+  }
+  for (int i = 0; i < 4; ++i) {
+    void* result = (void*)1;
+    ck_assert_int_eq(pthread_join(threads[i], &result), 0);
+    ck_assert_ptr_null(result);
+  }
+}
+END_TEST
+
 /* ------------------------------------------------ options contract */
 
 /* options.plugin_paths, when non-empty, are the only plugins considered:
@@ -943,6 +980,7 @@ int main(void) {
   tcase_add_test(tc, test_debug_log_prints_discovery);
   tcase_add_test(tc, test_instance_overrelease_refused);
   tcase_add_test(tc, test_instance_double_release_refused);
+  tcase_add_test(tc, test_instances_churn_across_threads);
   tcase_add_test(tc, test_plugin_paths_are_the_only_plugins);
   tcase_add_test(tc, test_search_dirs_before_env_and_defaults);
   tcase_add_test(tc, test_options_bad_entries_refused);
