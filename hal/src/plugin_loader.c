@@ -2,14 +2,19 @@
  * plugin_loader.c - plugin discovery, loading, validation and the host
  * services handed to plugins.
  *
- * Discovery order (docs/framework-guide.md):
- *   1. XHAL_PLUGINS: colon-separated plugin files; when set, nothing else
- *      is considered.
- *   2. options->plugin_paths (explicit files).
- *   3. options->search_dirs, then XHAL_PLUGIN_PATH (colon-separated dirs).
- *   4. The installed plugin dir, then <dir of libxhal>/xhal/plugins (the
- *      build tree's dir when libxhal runs from the build tree, or a
- *      relocated install).
+ * Discovery (docs/framework-guide.md); the first rule that applies wins:
+ *   1. XHAL_PLUGINS: colon-separated plugin files; when it names one,
+ *      nothing else is considered (options->plugin_paths neither).
+ *   2. options->plugin_paths: when non-empty, the only plugins considered.
+ *   3. Directories: options->search_dirs, then XHAL_PLUGIN_PATH
+ *      (colon-separated), then the installed plugin dir, then <dir of
+ *      libxhal>/xhal/plugins (the build tree's dir when libxhal runs from
+ *      the build tree, or a relocated install).
+ * With options->ignore_environment no variable is read and only the
+ * options' files or directories count. A variable without an entry
+ * (empty, only colons) is unset; what the environment names is bounded
+ * (kMaxListedFiles, kMaxListedDirs, kMaxPathBytes) and parsed in one
+ * pass.
  * Only absolute paths are used: a relative one would resolve against the
  * current directory, which is never searched. Environment variables are
  * read with secure_getenv. In directories, regular files named
@@ -408,8 +413,15 @@ static void load_file(loader_t* loader, const char* path, int from_scan) {
     return;
   }
   struct stat fst;
-  if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) ||
-      fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+  if (fstat(fd, &fst) != 0) {
+    int err = errno;
+    close(fd);
+    reject(plugin, XHAL_ERROR_PLUGIN_LOAD, "cannot read plugin file: %s",
+           strerror(err));
+    return;
+  }
+  if (!S_ISREG(fst.st_mode) || fst.st_dev != st.st_dev ||
+      fst.st_ino != st.st_ino) {
     close(fd);
     reject(plugin, XHAL_ERROR_PLUGIN_LOAD,
            "plugin file changed while it was inspected (now %s)",
