@@ -9,6 +9,9 @@
 #   -DEXPECT_NO_SKIP=a,b  tests that must have run (not been skipped) on at
 #                         least one of the plugins
 #   -DARGS=a,b            extra xhal-cts arguments, comma-separated
+#   -DEXPECT_DEVICES=N    (with --device all) the report has one run per
+#                         device of the plugin, devices 0 .. N-1, each
+#                         named
 #   -DXSD=junit.xsd       validate the JUnit report with xmllint (required)
 #
 # The JSON report is checked against the schema of docs/conformance.md:
@@ -61,8 +64,11 @@ if(jerr)
   message(FATAL_ERROR "JSON report: ${jerr}")
 endif()
 list(LENGTH plugins want_plugins)
+if(DEFINED EXPECT_DEVICES)
+  math(EXPR want_plugins "${want_plugins} * ${EXPECT_DEVICES}")
+endif()
 if(NOT nplugins EQUAL want_plugins)
-  message(FATAL_ERROR "JSON report lists ${nplugins} plugins, ran ${want_plugins}")
+  message(FATAL_ERROR "JSON report lists ${nplugins} runs, want ${want_plugins}")
 endif()
 
 set(found_expected FALSE)
@@ -71,13 +77,24 @@ set(failed_tests "")
 math(EXPR last_plugin "${nplugins} - 1")
 foreach(p RANGE ${last_plugin})
   string(JSON plugin GET "${json}" plugins ${p})
-  foreach(key plugin path passed failed skipped xfailed core_conformant tests)
+  foreach(key plugin path device device_name passed failed skipped xfailed
+      core_conformant tests)
     string(JSON value ERROR_VARIABLE kerr GET "${plugin}" ${key})
     if(kerr)
       message(FATAL_ERROR "JSON report: plugin ${p} lacks '${key}'")
     endif()
   endforeach()
   string(JSON name GET "${plugin}" plugin)
+  string(JSON device GET "${plugin}" device)
+  string(JSON device_name GET "${plugin}" device_name)
+  if(DEFINED EXPECT_DEVICES)
+    math(EXPR want_device "${p} % ${EXPECT_DEVICES}")
+    if(NOT device EQUAL want_device OR device_name STREQUAL "")
+      message(FATAL_ERROR "run ${p} of ${name} is on device ${device} "
+        "('${device_name}'), want device ${want_device}, named")
+    endif()
+    set(name "${name}@${device}")
+  endif()
   string(JSON conformant GET "${plugin}" core_conformant)
   string(JSON ntests LENGTH "${plugin}" tests)
   set(count_pass 0)

@@ -173,6 +173,15 @@ typedef struct cts_result {
 typedef struct cts_plugin_run {
   char path[1024];
   const char* partner_path; /* another plugin under test, or NULL */
+  /* The device under test (--device): the tests use it where they use
+   * "the device", and another one of the plugin as its second. */
+  uint32_t device;
+  /* 1 when --device chose the device(s): an implementation registered
+   * for one device is then tested only in that device's run. */
+  uint32_t device_selected;
+  /* "cpu", or "cpu@1" when the plugin is tested on several devices or on
+   * one other than its first (--device): the run's name in reports. */
+  char label[XHAL_NAME_MAX + 16];
   cts_probe_t* probe;
   cts_planned_t* tests;
   cts_result_t* results;
@@ -199,23 +208,24 @@ struct cts_ctx {
   uint64_t seed; /* options->seed mixed with the test's name */
   /* Opened on demand by the helpers below; closed after the test. */
   xhal_instance_t instance;
-  xhal_device_t device;  /* the plugin's first device */
-  xhal_device_t device2; /* its second device, if any */
+  xhal_device_t device;  /* the plugin's device under test (run->device) */
+  xhal_device_t device2; /* another device of the plugin, if any */
   xhal_device_t partner; /* the partner plugin's first device */
   cts_direct_t* direct;
 };
 
 /* The libxhal instance on the plugin under test (plugin_paths = {path},
- * environment ignored), and its first device. Fails the test with
+ * environment ignored), and its device under test. Fails the test with
  * libxhal's rejection reason if the plugin does not load. */
 xhal_instance_t cts_instance(cts_ctx_t* ctx);
 xhal_device_t cts_device(cts_ctx_t* ctx);
-/* The plugin's second device, or a skip naming it. */
+/* Another device of the plugin (the first one after the device under
+ * test, wrapping around), or a skip naming it. */
 xhal_device_t cts_device2(cts_ctx_t* ctx);
 /* The partner plugin's device in the same instance, or a skip. */
 xhal_device_t cts_partner_device(cts_ctx_t* ctx);
 /* The plugin's table, initialised on a CTS host (cts_direct.h), with
- * device 0 open. */
+ * the device under test open (d->device_under_test). */
 cts_direct_t* cts_direct(cts_ctx_t* ctx);
 
 /* Records what the test is doing, so a crash or a timeout can say

@@ -164,11 +164,18 @@ static xhal_status_t fail(xhal_status_t status, char* why, size_t why_size,
   return status;
 }
 
+static uint32_t g_device_under_test;
+
+void cts_direct_set_device_under_test(uint32_t index) {
+  g_device_under_test = index;
+}
+
 xhal_status_t cts_direct_load(const char* path, cts_direct_t** out, char* why,
                               size_t why_size) {
   *out = NULL;
   cts_direct_t* direct = calloc(1, sizeof(*direct));
   if (!direct) return fail(XHAL_ERROR_OUT_OF_MEMORY, why, why_size, "%s", "");
+  direct->device_under_test = g_device_under_test;
   direct->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!direct->dl) {
     const char* err = dlerror();

@@ -44,6 +44,9 @@ typedef struct cts_direct {
   uint32_t initialized;
   uint32_t device_count;
   xhal_plugin_device_t devices[CTS_DIRECT_MAX_DEVICES];
+  /* The index of the device a test works on (xhal-cts --device), from
+   * cts_direct_set_device_under_test; 0 by default. */
+  uint32_t device_under_test;
 
   /* What the plugin registered, in registration order. */
   xhal_plugin_op_impl_t impls[CTS_DIRECT_MAX_IMPLS];
@@ -66,6 +69,10 @@ xhal_status_t cts_direct_load(const char* path, cts_direct_t** out, char* why,
  * status with `why` set on failure. */
 xhal_status_t cts_direct_init(cts_direct_t* direct, uint32_t host_extra,
                               char* why, size_t why_size);
+
+/* The device index every later cts_direct_load records as the device
+ * under test (set once in a test's process). */
+void cts_direct_set_device_under_test(uint32_t index);
 
 /* Opens device `index` (once; later calls return the same handle). */
 xhal_status_t cts_direct_device(cts_direct_t* direct, uint32_t index,

@@ -34,6 +34,8 @@ static void usage(FILE* out) {
       "  --profile P      core (default) or full (core + optional tests)\n"
       "  --suite NAME     run one suite: abi device memory stream event\n"
       "                   kernels concurrency errors\n"
+      "  --device N|all   test the plugin's device N (default 0), or each\n"
+      "                   of its devices in turn\n"
       "  --list           print every test with its requirement and exit\n"
       "  --json FILE      write the JSON report\n"
       "  --junit FILE     write a JUnit XML report\n"
@@ -54,6 +56,8 @@ typedef struct args {
   const char* json;
   const char* junit;
   int list;
+  int device_mode; /* 0: first device, 1: device_index, 2: every device */
+  uint32_t device_index;
   cts_options_t options;
 } args_t;
 
@@ -141,6 +145,18 @@ static int parse_args(int argc, char** argv, args_t* a) {
         return 3;
       }
       a->suite = value;
+    } else if (strcmp(arg, "--device") == 0) {
+      uint64_t index = 0;
+      if (strcmp(value, "all") == 0) {
+        a->device_mode = 2;
+      } else if (parse_u64(value, &index) == 0 && index < CTS_MAX_DEVICES) {
+        a->device_mode = 1;
+        a->device_index = (uint32_t)index;
+      } else {
+        fprintf(stderr, "xhal-cts: --device takes an index below %d or all\n",
+                CTS_MAX_DEVICES);
+        return 3;
+      }
     } else if (strcmp(arg, "--json") == 0) {
       a->json = value;
     } else if (strcmp(arg, "--junit") == 0) {
@@ -210,7 +226,8 @@ static void print_list(const args_t* a, cts_plugin_run_t* runs,
     return;
   }
   for (uint32_t p = 0; p < run_count; ++p) {
-    printf("# plugin %s (%s)\n", runs[p].probe->name, runs[p].path);
+    printf("# plugin %s (%s), device %u\n", runs[p].label, runs[p].path,
+           runs[p].device);
     for (uint32_t i = 0; i < runs[p].test_count; ++i) {
       const cts_planned_t* t = &runs[p].tests[i];
       list_row(t->suite, t->name, t->requirement, t->profile, t->skip_reason);
@@ -281,36 +298,77 @@ int main(int argc, char** argv) {
     }
   }
 
-  cts_plugin_run_t* runs = calloc(a.plugin_count, sizeof(*runs));
   cts_probe_t* probes = calloc(a.plugin_count, sizeof(*probes));
-  if (!runs || !probes) {
+  cts_xfail_list_t** xfails = calloc(a.plugin_count, sizeof(*xfails));
+  if (!probes || !xfails) {
     fprintf(stderr, "xhal-cts: out of memory\n");
     return 3;
   }
+  /* One run per plugin and device under test: the first device, the one
+   * --device names, or each of them. A plugin the probe could not read
+   * gets one run, where every test says why. */
+  uint32_t run_count = 0;
   for (uint32_t p = 0; p < a.plugin_count; ++p) {
-    cts_plugin_run_t* run = &runs[p];
-    snprintf(run->path, sizeof(run->path), "%s", a.plugins[p]);
-    /* The next plugin in the list is this one's partner for cross-plugin
-     * tests (the previous one for the last plugin). */
-    if (a.plugin_count > 1) {
-      run->partner_path = a.plugins[(p + 1) % a.plugin_count];
+    cts_probe(a.plugins[p], a.options.timeout_s, &probes[p]);
+    uint32_t devices = probes[p].device_count;
+    if (devices > CTS_MAX_DEVICES) devices = CTS_MAX_DEVICES;
+    if (a.device_mode == 1 && probes[p].direct_ok &&
+        a.device_index >= probes[p].device_count) {
+      fprintf(stderr, "xhal-cts: --device %u: plugin %s has %u device%s\n",
+              a.device_index, probes[p].name, probes[p].device_count,
+              probes[p].device_count == 1 ? "" : "s");
+      return 3;
     }
-    run->probe = &probes[p];
-    cts_probe(run->path, a.options.timeout_s, run->probe);
-    cts_plan(run, a.options.profile, a.suite);
-    run->xfails = merged_xfails(&a.global_xfails, &a.plugin_xfails[p]);
+    run_count += a.device_mode == 2 && devices > 1 ? devices : 1u;
+  }
+  cts_plugin_run_t* runs = calloc(run_count, sizeof(*runs));
+  if (!runs) {
+    fprintf(stderr, "xhal-cts: out of memory\n");
+    return 3;
+  }
+  uint32_t r = 0;
+  for (uint32_t p = 0; p < a.plugin_count; ++p) {
+    uint32_t devices = probes[p].device_count;
+    if (devices > CTS_MAX_DEVICES) devices = CTS_MAX_DEVICES;
+    const uint32_t first = a.device_mode == 1 ? a.device_index : 0u;
+    const uint32_t n = a.device_mode == 2 && devices > 1 ? devices : 1u;
+    /* The plugin's runs share one expected-failure list, so an entry is
+     * "unused" only if no device's run matched it. */
+    xfails[p] = merged_xfails(&a.global_xfails, &a.plugin_xfails[p]);
+    for (uint32_t k = 0; k < n; ++k) {
+      cts_plugin_run_t* run = &runs[r++];
+      snprintf(run->path, sizeof(run->path), "%s", a.plugins[p]);
+      /* The next plugin in the list is this one's partner for
+       * cross-plugin tests (the previous one for the last plugin). */
+      if (a.plugin_count > 1) {
+        run->partner_path = a.plugins[(p + 1) % a.plugin_count];
+      }
+      run->probe = &probes[p];
+      run->device = first + k;
+      run->device_selected = a.device_mode != 0;
+      if (run->device_selected) {
+        snprintf(run->label, sizeof(run->label), "%s@%u", probes[p].name,
+                 run->device);
+      } else {
+        snprintf(run->label, sizeof(run->label), "%s", probes[p].name);
+      }
+      cts_plan(run, a.options.profile, a.suite);
+      run->xfails = xfails[p];
+    }
   }
   if (a.list) {
-    print_list(&a, runs, a.plugin_count);
+    print_list(&a, runs, run_count);
     return 0;
   }
 
   int unexpected = 0;
   int expected = 0;
-  for (uint32_t p = 0; p < a.plugin_count; ++p) {
+  for (uint32_t p = 0; p < run_count; ++p) {
     cts_plugin_run_t* run = &runs[p];
-    printf("== %s: %s, %u tests (seed %llu, timeout %.0fs)\n", run->probe->name,
-           run->path, run->test_count, (unsigned long long)a.options.seed,
+    const uint32_t dev = run->device < CTS_MAX_DEVICES ? run->device : 0;
+    printf("== %s: %s, device %u (%s), %u tests (seed %llu, timeout %.0fs)\n",
+           run->label, run->path, run->device, run->probe->props[dev].name,
+           run->test_count, (unsigned long long)a.options.seed,
            a.options.timeout_s);
     if (!run->probe->direct_ok) {
       printf("  the plugin does not load: %s\n", run->probe->direct_error);
@@ -319,21 +377,24 @@ int main(int argc, char** argv) {
     cts_run_plugin(run, &a.options, 1);
     unexpected += run->counts[CTS_FAIL] != 0;
     expected += run->counts[CTS_XFAIL] != 0;
-    if (run->xfails) warn_unused(run->xfails);
   }
-  cts_report_console(stdout, runs, a.plugin_count);
-  int io_error = 0;
-  if (a.json && cts_report_json(a.json, runs, a.plugin_count) != 0)
-    io_error = 1;
-  if (a.junit && cts_report_junit(a.junit, runs, a.plugin_count) != 0)
-    io_error = 1;
   for (uint32_t p = 0; p < a.plugin_count; ++p) {
+    if (xfails[p]) warn_unused(xfails[p]);
+  }
+  cts_report_console(stdout, runs, run_count);
+  int io_error = 0;
+  if (a.json && cts_report_json(a.json, runs, run_count) != 0) io_error = 1;
+  if (a.junit && cts_report_junit(a.junit, runs, run_count) != 0) io_error = 1;
+  for (uint32_t p = 0; p < run_count; ++p) {
     free(runs[p].tests);
     free(runs[p].results);
-    if (runs[p].xfails) cts_xfail_free(runs[p].xfails);
-    free(runs[p].xfails);
+  }
+  for (uint32_t p = 0; p < a.plugin_count; ++p) {
+    if (xfails[p]) cts_xfail_free(xfails[p]);
+    free(xfails[p]);
     cts_xfail_free(&a.plugin_xfails[p]);
   }
+  free(xfails);
   cts_xfail_free(&a.global_xfails);
   free(runs);
   free(probes);

@@ -27,7 +27,7 @@ static const cts_suite_t* const kSuites[] = {
 };
 
 /* Why a plugin cannot run a test needing `need`, or NULL if it can. The
- * capabilities are the first device's: suites test device 0. */
+ * capabilities are those of the device under test (run->device). */
 static const char* missing_need(const cts_plugin_run_t* run, cts_need_t need) {
   const cts_probe_t* p = run->probe;
   if (need == CTS_NEED_PARTNER) {
@@ -36,7 +36,8 @@ static const char* missing_need(const cts_plugin_run_t* run, cts_need_t need) {
   /* A plugin the probe could not load gets every test: each one then
    * fails with the load error, which is the truth. */
   if (!p->direct_ok || p->device_count == 0) return NULL;
-  uint32_t caps = p->props[0].capabilities;
+  const uint32_t dev = run->device < CTS_MAX_DEVICES ? run->device : 0;
+  uint32_t caps = p->props[dev].capabilities;
   int have = 1;
   switch (need) {
     case CTS_NEED_NONE:
@@ -117,6 +118,11 @@ static void plan_kernel_impls(cts_plugin_run_t* run, cts_profile_t profile,
   const cts_probe_t* p = run->probe;
   for (uint32_t i = 0; i < p->impl_count; ++i) {
     const cts_probe_impl_t* impl = &p->impls[i];
+    /* With --device, an implementation bound to another device is tested
+     * in that device's run, or not at all; without it, on its own device. */
+    if (run->device_selected && impl->device_index != XHAL_PLUGIN_ALL_DEVICES &&
+        impl->device_index != run->device)
+      continue;
     char base[CTS_NAME_SIZE - 16];
     if (name_taken(p, i)) {
       snprintf(base, sizeof(base), "%.100s#%u", impl->name, i);
@@ -212,6 +218,7 @@ START_TEST(cts_trampoline) {
   ctx.test = t;
   ctx.options = g_child.options;
   ctx.seed = cts_test_seed(g_child.options->seed, t->suite, t->name);
+  cts_direct_set_device_under_test(g_child.run->device);
   if (t->fn) {
     t->fn(&ctx);
   } else {

@@ -131,6 +131,10 @@ xhal_instance_t cts_instance(cts_ctx_t* ctx) {
   uint32_t devices = 0;
   cts_ok(xhal_instance_device_count(ctx->instance, &devices),
          "xhal_instance_device_count");
+  /* The plugin's devices in libxhal's order (the plugin's index order):
+   * the device under test, then the first other one after it. */
+  xhal_device_t own[CTS_MAX_DEVICES];
+  uint32_t own_count = 0;
   for (uint32_t p = 0; p < plugins; ++p) {
     xhal_plugin_info_t info;
     cts_ok(xhal_instance_plugin_info(ctx->instance, p, &info),
@@ -149,14 +153,20 @@ xhal_instance_t cts_instance(cts_ctx_t* ctx) {
       cts_ok(xhal_device_plugin_index(device, &index),
              "xhal_device_plugin_index");
       if (index != p) continue;
-      if (ours && !ctx->device) {
-        ctx->device = device;
-      } else if (ours && !ctx->device2) {
-        ctx->device2 = device;
+      if (ours && own_count < CTS_MAX_DEVICES) {
+        own[own_count++] = device;
       } else if (!ours && !ctx->partner) {
         ctx->partner = device;
       }
     }
+  }
+  const uint32_t under_test = ctx->run->device;
+  if (under_test < own_count) {
+    ctx->device = own[under_test];
+    if (own_count > 1) ctx->device2 = own[(under_test + 1) % own_count];
+  } else if (own_count > 0) {
+    cts_fail("libxhal lists %u devices of the plugin, no device %u", own_count,
+             under_test);
   }
   return ctx->instance;
 }
@@ -198,8 +208,10 @@ cts_direct_t* cts_direct(cts_ctx_t* ctx) {
   if (status != XHAL_OK) cts_fail("%s", why);
   cts_check(ctx->direct->device_count > 0, "device_count reports no device");
   xhal_plugin_device_t device = NULL;
-  cts_step("device_open(0)");
-  cts_ok(cts_direct_device(ctx->direct, 0, &device), "device_open(0)");
+  const uint32_t index = ctx->direct->device_under_test;
+  cts_step("device_open(%u)", index);
+  cts_ok(cts_direct_device(ctx->direct, index, &device), "device_open(%u)",
+         index);
   return ctx->direct;
 }
 

@@ -152,12 +152,23 @@ static uint32_t suite_rows(const cts_plugin_run_t* run, suite_row_t* rows,
   return n;
 }
 
+/* The run's name: the plugin's, with "@N" when --device chose devices
+ * (a report built by hand may leave the label empty). */
+static const char* run_label(const cts_plugin_run_t* run) {
+  return run->label[0] ? run->label : run->probe->name;
+}
+
+static const char* device_name(const cts_plugin_run_t* run) {
+  return run->device < CTS_MAX_DEVICES ? run->probe->props[run->device].name
+                                       : "";
+}
+
 void cts_report_console(FILE* out, const cts_plugin_run_t* runs,
                         uint32_t count) {
   for (uint32_t p = 0; p < count; ++p) {
     const cts_plugin_run_t* run = &runs[p];
-    fprintf(out, "\n== plugin %s %s (%s)\n", run->probe->name,
-            run->probe->version, run->path);
+    fprintf(out, "\n== plugin %s %s (%s), device %u (%s)\n", run_label(run),
+            run->probe->version, run->path, run->device, device_name(run));
     suite_row_t rows[16];
     uint32_t n = suite_rows(run, rows, 16);
     fprintf(out, "  %-13s %6s %6s %6s %6s\n", "suite", "pass", "fail", "skip",
@@ -207,7 +218,7 @@ void cts_report_console(FILE* out, const cts_plugin_run_t* runs,
           "core", "pass", "fail", "skip", "xfail");
   for (uint32_t p = 0; p < count; ++p) {
     const cts_plugin_run_t* run = &runs[p];
-    fprintf(out, "  %-20s %-6s %6u %6u %6u %6u\n", run->probe->name,
+    fprintf(out, "  %-20s %-6s %6u %6u %6u %6u\n", run_label(run),
             run->core_conformant ? "PASS" : "FAIL", run->counts[CTS_PASS],
             run->counts[CTS_FAIL], run->counts[CTS_SKIP],
             run->counts[CTS_XFAIL]);
@@ -241,6 +252,8 @@ int cts_report_json(const char* path, const cts_plugin_run_t* runs,
     cts_json_escape(f, run->probe->name);
     fputs("\", \"path\": \"", f);
     cts_json_escape(f, run->path);
+    fprintf(f, "\", \"device\": %u, \"device_name\": \"", run->device);
+    cts_json_escape(f, device_name(run));
     fprintf(f,
             "\", \"passed\": %u, \"failed\": %u, \"skipped\": %u, "
             "\"xfailed\": %u, \"core_conformant\": %s,\n   \"tests\": [",
@@ -282,7 +295,7 @@ static void junit_suite(FILE* f, const cts_plugin_run_t* run,
   uint32_t tests =
       row->counts[0] + row->counts[1] + row->counts[2] + row->counts[3];
   fputs("  <testsuite name=\"", f);
-  cts_xml_escape(f, run->probe->name);
+  cts_xml_escape(f, run_label(run));
   fprintf(f, ".%s\" tests=\"%u\" failures=\"%u\" errors=\"0\" ", row->name,
           tests, row->counts[CTS_FAIL]);
   fprintf(f, "skipped=\"%u\" time=\"%.3f\">\n",
@@ -292,6 +305,9 @@ static void junit_suite(FILE* f, const cts_plugin_run_t* run,
   cts_xml_escape(f, run->probe->name);
   fputs("\"/>\n      <property name=\"path\" value=\"", f);
   cts_xml_escape(f, run->path);
+  fprintf(f, "\"/>\n      <property name=\"device\" value=\"%u", run->device);
+  fputs("\"/>\n      <property name=\"device_name\" value=\"", f);
+  cts_xml_escape(f, device_name(run));
   fprintf(f,
           "\"/>\n      <property name=\"core_conformant\" value=\"%s\"/>\n"
           "    </properties>\n",
@@ -303,7 +319,7 @@ static void junit_suite(FILE* f, const cts_plugin_run_t* run,
     fputs("    <testcase name=\"", f);
     cts_xml_escape(f, t->name);
     fputs("\" classname=\"", f);
-    cts_xml_escape(f, run->probe->name);
+    cts_xml_escape(f, run_label(run));
     fprintf(f, ".%s\" time=\"%.3f\">\n", t->suite, r->seconds);
     if (r->outcome == CTS_FAIL) {
       fputs("      <failure message=\"", f);

@@ -55,7 +55,8 @@ static const xhal_plugin_dispatch_t* raw_table(raw_plugin_t* p) {
 static void small_workload(cts_direct_t* d, uint32_t iteration) {
   const xhal_plugin_dispatch_t* t = &d->table;
   xhal_plugin_device_t dev = NULL;
-  cts_ok(cts_direct_device(d, 0, &dev), "device_open(0)");
+  cts_ok(cts_direct_device(d, d->device_under_test, &dev), "device_open(%u)",
+         d->device_under_test);
   xhal_plugin_buffer_t buf = NULL;
   xhal_plugin_stream_t stream = NULL;
   xhal_plugin_event_t event = NULL;
@@ -465,7 +466,8 @@ static void test_two_contexts(cts_ctx_t* ctx) {
   uint8_t data[2][512];
   for (int i = 0; i < 2; ++i) {
     const xhal_plugin_dispatch_t* t = &d[i]->table;
-    cts_ok(cts_direct_device(d[i], 0, &dev[i]), "device_open in context %d", i);
+    cts_ok(cts_direct_device(d[i], d[i]->device_under_test, &dev[i]),
+           "device_open in context %d", i);
     cts_ok(t->buffer_alloc(dev[i], sizeof(data[i]), 0, &buf[i]),
            "buffer_alloc in context %d", i);
     cts_ok(t->stream_create(dev[i], 0, &stream[i]),

@@ -362,7 +362,8 @@ static void* churn_main(void* p) {
 static void test_create_destroy(cts_ctx_t* ctx) {
   cts_direct_t* d = cts_direct(ctx);
   xhal_plugin_device_t dev = NULL;
-  cts_ok(cts_direct_device(d, 0, &dev), "device_open(0)");
+  cts_ok(cts_direct_device(d, d->device_under_test, &dev), "device_open(%u)",
+         d->device_under_test);
   long live_before = atomic_load(&d->live_host_allocs);
   churn_job_t jobs[kThreads];
   memset(jobs, 0, sizeof(jobs));
@@ -413,7 +414,7 @@ static void* context_main(void* p) {
   uint8_t* src = malloc(kSize);
   uint8_t* back = malloc(kSize);
   if (!src || !back) goto done;
-  if ((s = cts_direct_device(d, 0, &dev)) ||
+  if ((s = cts_direct_device(d, d->device_under_test, &dev)) ||
       (s = t->stream_create(dev, 0, &stream)) ||
       (s = t->buffer_alloc(dev, kSize, 0, &a)) ||
       (s = t->buffer_alloc(dev, kSize, 0, &b))) {

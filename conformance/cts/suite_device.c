@@ -214,9 +214,12 @@ static void test_libxhal_matches(cts_ctx_t* ctx) {
   xhal_device_properties_t p;
   cts_ok(xhal_device_properties(dev, &p), "xhal_device_properties");
   cts_check(
-      memcmp(&p, &probe->props[0], sizeof(p)) == 0,
-      "libxhal reports other properties than the plugin (byte %llu)",
-      (unsigned long long)cts_first_diff(&p, &probe->props[0], sizeof(p)));
+      memcmp(&p, &probe->props[ctx->run->device], sizeof(p)) == 0,
+      "libxhal reports other properties than the plugin for device %u (byte "
+      "%llu)",
+      ctx->run->device,
+      (unsigned long long)cts_first_diff(&p, &probe->props[ctx->run->device],
+                                         sizeof(p)));
   const char* name = xhal_device_plugin_name(dev);
   cts_check(strcmp(name, probe->name) == 0,
             "libxhal names the plugin '%s', its table '%s'", name, probe->name);

@@ -16,7 +16,8 @@
 
 static xhal_plugin_device_t dev0(cts_direct_t* d) {
   xhal_plugin_device_t dev = NULL;
-  cts_ok(cts_direct_device(d, 0, &dev), "device_open(0)");
+  cts_ok(cts_direct_device(d, d->device_under_test, &dev), "device_open(%u)",
+         d->device_under_test);
   return dev;
 }
 
@@ -477,7 +478,8 @@ static void test_bad_plugin_file(cts_ctx_t* ctx) {
       xhal_instance_plugin_info(instance, 2, &info) == XHAL_ERROR_OUT_OF_RANGE,
       "plugin info past the count is not XHAL_ERROR_OUT_OF_RANGE");
   xhal_device_t dev = NULL;
-  cts_ok(xhal_instance_device(instance, 0, &dev), "device 0");
+  cts_ok(xhal_instance_device(instance, ctx->run->device, &dev), "device %u",
+         ctx->run->device);
   xhal_stream_t stream = cts_stream(dev);
   xhal_buffer_t buf = cts_buffer(ctx, dev, 32, 0);
   uint8_t in[32], out[32];

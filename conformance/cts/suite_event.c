@@ -431,7 +431,8 @@ static void test_destroy_pending(cts_ctx_t* ctx) {
 static void test_never_recorded(cts_ctx_t* ctx) {
   cts_direct_t* d = cts_direct(ctx);
   xhal_plugin_device_t dev = NULL;
-  cts_ok(cts_direct_device(d, 0, &dev), "device_open(0)");
+  cts_ok(cts_direct_device(d, d->device_under_test, &dev), "device_open(%u)",
+         d->device_under_test);
   xhal_plugin_event_t event = NULL;
   cts_ok(d->table.event_create(dev, &event), "event_create");
   cts_step("event_wait on a never-recorded event");

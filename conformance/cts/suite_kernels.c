@@ -134,8 +134,9 @@ static void check_case(const kc_case_t* kc, operand_t* ops, const char* who) {
 
 static xhal_plugin_device_t impl_device(cts_direct_t* d,
                                         const xhal_plugin_op_impl_t* impl) {
-  uint32_t index =
-      impl->device_index == XHAL_PLUGIN_ALL_DEVICES ? 0 : impl->device_index;
+  uint32_t index = impl->device_index == XHAL_PLUGIN_ALL_DEVICES
+                       ? d->device_under_test
+                       : impl->device_index;
   xhal_plugin_device_t dev = NULL;
   cts_ok(cts_direct_device(d, index, &dev), "device_open(%u)", index);
   return dev;
@@ -448,7 +449,7 @@ static void test_registry_lookup(cts_ctx_t* ctx) {
   for (uint32_t i = 0; i < probe->impl_count; ++i) {
     const cts_probe_impl_t* impl = &probe->impls[i];
     if (!kc_op_known(impl->op)) continue;
-    if (impl->device_index != 0 &&
+    if (impl->device_index != ctx->run->device &&
         impl->device_index != XHAL_PLUGIN_ALL_DEVICES)
       continue;
     /* Once per (op, signature): a second implementation of the same

@@ -37,7 +37,8 @@ static void check_model(xhal_stream_t stream, xhal_buffer_t buf,
 
 static xhal_plugin_device_t direct_device(cts_direct_t* d) {
   xhal_plugin_device_t dev = NULL;
-  cts_ok(cts_direct_device(d, 0, &dev), "device_open(0)");
+  cts_ok(cts_direct_device(d, d->device_under_test, &dev), "device_open(%u)",
+         d->device_under_test);
   return dev;
 }
 

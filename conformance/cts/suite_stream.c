@@ -578,7 +578,8 @@ static void test_no_timing(cts_ctx_t* ctx) {
   cts_direct_t* d = cts_direct(ctx);
   xhal_plugin_device_t pdev = NULL;
   xhal_plugin_stream_t pstream = NULL;
-  cts_ok(cts_direct_device(d, 0, &pdev), "device_open(0)");
+  cts_ok(cts_direct_device(d, d->device_under_test, &pdev), "device_open(%u)",
+         d->device_under_test);
   cts_step("stream_create(XHAL_STREAM_NO_TIMING) on the plugin");
   cts_ok(d->table.stream_create(pdev, XHAL_STREAM_NO_TIMING, &pstream),
          "stream_create(XHAL_STREAM_NO_TIMING)");

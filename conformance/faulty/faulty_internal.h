@@ -77,6 +77,7 @@ typedef struct cmd {
 
 struct xhal_plugin_stream {
   struct xhal_plugin_context* ctx;
+  uint32_t device_index;
   pthread_mutex_t mu;
   pthread_cond_t work_cv;
   pthread_cond_t idle_cv;

@@ -30,6 +30,8 @@
  *                             small allocation
  *   XHAL_FAULT_HOST_ALLOC_MISALIGNED host_alloc returns memory 8 bytes off
  *                             the 64-byte alignment
+ *   XHAL_FAULT_SECOND_DEVICE_FILL on device 1 only, enqueue_fill leaves the
+ *                             last pattern unit of a range unwritten
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -469,6 +471,7 @@ static xhal_status_t f_stream_create(xhal_plugin_device_t dev, uint32_t flags,
   struct xhal_plugin_stream* s = calloc(1, sizeof(*s));
   if (!s) return faulty_fail(ctx, XHAL_ERROR_OUT_OF_MEMORY, "no memory");
   s->ctx = ctx;
+  s->device_index = dev->index;
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->work_cv, NULL);
   pthread_cond_init(&s->idle_cv, NULL);
@@ -583,6 +586,10 @@ static xhal_status_t f_enqueue_fill(xhal_plugin_stream_t s,
   faulty_cmd_hold(c, dst);
   c->dst = dst->data + off;
   c->size = size;
+#ifdef XHAL_FAULT_SECOND_DEVICE_FILL
+  /* DEFECT: the second device's fill stops one pattern unit short. */
+  if (s->device_index == 1 && size >= 2u * psize) c->size = size - psize;
+#endif
   memcpy(c->pattern, pattern, psize);
   c->pattern_size = psize;
   return faulty_submit(s, c);
