@@ -18,6 +18,7 @@
 
 #include "cts.h"
 #include "kernel_cases.h"
+#include "kernel_limits.h"
 
 enum { kGuard = 64, kOperands = XHAL_MAX_OP_INPUTS + 1 };
 static const uint8_t kGuardByte = 0xA5;
@@ -280,9 +281,8 @@ static cts_direct_t* direct_with_impls(cts_ctx_t* ctx) {
   return d;
 }
 
-/* 1 if libxhal's catalog check accepts a call built for the signature. */
-static int signature_valid(cts_ctx_t* ctx, const xhal_plugin_op_impl_t* impl,
-                           char* why, size_t why_size) {
+int cts_signature_valid(cts_ctx_t* ctx, const xhal_plugin_op_impl_t* impl,
+                        char* why, size_t why_size) {
   kc_case_t kc;
   for (uint32_t c = 0; c < kc_case_count(KC_EDGE); ++c) {
     if (!kc_build(ctx, impl->op, impl->dtypes, impl->num_dtypes, KC_EDGE, c,
@@ -314,10 +314,10 @@ static void test_impls_wellformed(cts_ctx_t* ctx) {
   for (uint32_t i = 0; i < count; ++i) {
     const xhal_plugin_op_impl_t* impl = &d->impls[i];
     const char* name = impl->name ? impl->name : "(null)";
-    cts_check(impl->struct_size >= sizeof(xhal_plugin_op_impl_t),
+    cts_check(impl->struct_size >= XHAL_PLUGIN_OP_IMPL_SIZE_1_0,
               "implementation %u ('%s'): struct_size %u below the 1.0 size "
-              "%zu",
-              i, name, impl->struct_size, sizeof(xhal_plugin_op_impl_t));
+              "%u",
+              i, name, impl->struct_size, XHAL_PLUGIN_OP_IMPL_SIZE_1_0);
     cts_check(impl->name != NULL && impl->name[0] != '\0',
               "implementation %u has no name", i);
     cts_check(impl->enqueue != NULL, "implementation '%s' has no enqueue",
@@ -332,7 +332,7 @@ static void test_impls_wellformed(cts_ctx_t* ctx) {
               "custom id",
               name, impl->op);
     char why[512];
-    cts_check(signature_valid(ctx, impl, why, sizeof(why)),
+    cts_check(cts_signature_valid(ctx, impl, why, sizeof(why)),
               "implementation '%s' (%s): its dtype signature is not one of "
               "the catalog's: %s",
               name, kc_op_name(impl->op), why);
@@ -572,6 +572,10 @@ static const cts_test_t kTests[] = {
      test_supports_answers, 0},
     {"registry_lookup", "R-KRN-7", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_registry_lookup, 2.0},
+    {"limits_match_supports", "R-KRN-9", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     cts_test_limits_match_supports, 0},
+    {"registry_listing", "R-KRN-10", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     cts_test_registry_listing, 0},
     {"custom_program", "R-KRN-8", CTS_PROFILE_CORE, CTS_NEED_KERNEL_LANG,
      test_custom_program, 0},
 };

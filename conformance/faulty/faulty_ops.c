@@ -2,8 +2,8 @@
  * faulty_ops.c - the faulty plugin's operators: add f32 with numpy
  * broadcasting and matmul f32 (transposes, alpha, beta, bias), computed
  * on the stream's worker in stream order, and their registration with the
- * host. Two defects live here (WRONG_MATMUL, CRASH_LAUNCH; see
- * faulty_plugin.c).
+ * host. Three defects live here (WRONG_MATMUL, CRASH_LAUNCH,
+ * LYING_LIMITS; see faulty_plugin.c).
  */
 #include <stdint.h>
 #include <string.h>
@@ -121,11 +121,38 @@ static xhal_status_t enqueue_matmul(void* user, xhal_plugin_stream_t s,
   return enqueue_op(s, call, run_matmul);
 }
 
+/* add takes operands of rank 6 at most, and says so (R-KRN-9). */
+enum { kAddMaxRank = 6 };
+
+static xhal_status_t supports_add(void* user, xhal_plugin_device_t device,
+                                  const xhal_plugin_op_call_t* call) {
+  (void)user;
+  (void)device;
+  for (uint32_t i = 0; i < call->num_inputs; ++i) {
+    if (call->inputs[i].desc.rank > kAddMaxRank) return XHAL_ERROR_UNSUPPORTED;
+  }
+  return call->outputs[0].desc.rank > kAddMaxRank ? XHAL_ERROR_UNSUPPORTED
+                                                  : XHAL_OK;
+}
+
+static const xhal_op_limits_t kAddLimits = {
+    .struct_size = sizeof(xhal_op_limits_t),
+    .flags = XHAL_OP_LIMIT_RANK,
+#ifdef XHAL_FAULT_LYING_LIMITS
+    /* DEFECT: declares a lower rank limit than supports() applies. */
+    .max_rank = kAddMaxRank - 1,
+#else
+    .max_rank = kAddMaxRank,
+#endif
+};
+
 xhal_status_t faulty_register_ops(struct xhal_plugin_context* ctx) {
   if (!ctx->host.register_op_impl) return XHAL_OK;
   xhal_plugin_op_impl_t impl;
   memset(&impl, 0, sizeof(impl));
   impl.struct_size = (uint32_t)sizeof(impl);
+  impl.supports = supports_add;
+  impl.limits = &kAddLimits;
   impl.device_index = XHAL_PLUGIN_ALL_DEVICES;
   impl.user_data = ctx;
   impl.op = XHAL_OP_ADD;
@@ -135,6 +162,11 @@ xhal_status_t faulty_register_ops(struct xhal_plugin_context* ctx) {
   impl.enqueue = enqueue_add;
   xhal_status_t s = ctx->host.register_op_impl(ctx->host.host_context, &impl);
   if (s != XHAL_OK) return s;
+  /* matmul comes in a 1.0-sized record, as a plugin built against ABI
+   * 1.3 registers it: every host must take it (no limits, no supports). */
+  impl.struct_size = XHAL_PLUGIN_OP_IMPL_SIZE_1_0;
+  impl.supports = NULL;
+  impl.limits = NULL;
   impl.op = XHAL_OP_MATMUL;
   impl.num_dtypes = 4;
   impl.dtypes[3] = XHAL_DTYPE_F32;

@@ -32,6 +32,8 @@
  *                             the 64-byte alignment
  *   XHAL_FAULT_SECOND_DEVICE_FILL on device 1 only, enqueue_fill leaves the
  *                             last pattern unit of a range unwritten
+ *   XHAL_FAULT_LYING_LIMITS   add declares max_rank 5 but supports()
+ *                             takes rank 6
  */
 #define _POSIX_C_SOURCE 200809L
 

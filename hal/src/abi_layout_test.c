@@ -39,9 +39,16 @@ START_TEST(test_plugin_structs_layout) {
   ck_assert_int_eq(OFF(xhal_plugin_op_call_t, inputs), 16);
   ck_assert_int_eq(OFF(xhal_plugin_op_call_t, outputs), 368);
   ck_assert_int_eq(OFF(xhal_plugin_op_call_t, attrs), 456);
-  ck_assert_int_eq(sizeof(xhal_plugin_op_impl_t), 72);
+  /* ABI 1.4 appended `limits`; the 1.0 fields keep their offsets. */
+  ck_assert_int_eq(sizeof(xhal_plugin_op_impl_t), 80);
+  ck_assert_int_eq(XHAL_PLUGIN_OP_IMPL_SIZE_1_0, 72);
   ck_assert_int_eq(OFF(xhal_plugin_op_impl_t, name), 40);
   ck_assert_int_eq(OFF(xhal_plugin_op_impl_t, enqueue), 64);
+  ck_assert_int_eq(OFF(xhal_plugin_op_impl_t, limits), 72);
+  ck_assert_int_eq(sizeof(xhal_op_limits_t), 40);
+  ck_assert_int_eq(OFF(xhal_op_limits_t, max_rank), 16);
+  ck_assert_int_eq(OFF(xhal_op_limits_t, max_dim), 24);
+  ck_assert_int_eq(OFF(xhal_op_limits_t, max_row), 32);
   ck_assert_int_eq(sizeof(xhal_plugin_kernel_arg_t), 40);
   ck_assert_int_eq(sizeof(xhal_launch_t), 56);
   ck_assert_int_eq(sizeof(xhal_plugin_program_desc_t), 48);

@@ -195,7 +195,8 @@ struct xhal_op_impl {
   /* Framework implementations: bound to a device or to all (NULL). */
   xhal_device_t device;
   xhal_op_impl_desc_t fimpl;
-  uint64_t sequence; /* registration order, breaks priority ties */
+  uint64_t sequence;       /* registration order, breaks priority ties */
+  xhal_op_limits_t limits; /* declared limits (flags 0: none) */
 };
 
 typedef struct registry {

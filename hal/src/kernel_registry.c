@@ -7,6 +7,7 @@
  * registered wins, so a framework can override a plugin's kernel at the
  * same priority. Lookups take a read lock; registration a write lock.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,9 +151,102 @@ static xhal_status_t check_signature(xhal_op_t op, uint32_t num_dtypes,
   return XHAL_OK;
 }
 
+/* Which limits an operator can have: 1 if `flag` means something for
+ * `op`. Rank, dims and PARTIAL apply to every operator. */
+static int limit_applies(xhal_op_t op, uint32_t flag) {
+  int binary = op >= XHAL_OP_ADD && op <= XHAL_OP_MIN;
+  int axis = op == XHAL_OP_SOFTMAX || op == XHAL_OP_REDUCE_SUM ||
+             op == XHAL_OP_REDUCE_MAX;
+  switch (flag) {
+    case XHAL_OP_LIMIT_BROADCASTS:
+      return binary;
+    case XHAL_OP_LIMIT_AXES:
+      return axis;
+    case XHAL_OP_LIMIT_ROW:
+      return binary || axis || op == XHAL_OP_LAYER_NORM;
+    default:
+      return 1;
+  }
+}
+
+/* Checks a declared limits record and copies it to `out` (zeroed when
+ * `in` is NULL). The record must make sense for `op`: a limit that
+ * cannot apply, an unknown bit or an empty class mask would tell a
+ * framework something false. */
+static xhal_status_t copy_limits(xhal_op_t op, const xhal_op_limits_t* in,
+                                 xhal_op_limits_t* out) {
+  memset(out, 0, sizeof(*out));
+  if (!in) return XHAL_OK;
+  if (in->struct_size < sizeof(*in)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "limits->struct_size %u is below the ABI 1.4 size %zu",
+                     in->struct_size, sizeof(*in));
+  }
+  if (in->flags & ~(uint32_t)XHAL_OP_LIMIT_FLAGS_ALL) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "limits->flags 0x%x has unknown bits", in->flags);
+  }
+  for (uint32_t bit = 1; bit && bit < XHAL_OP_LIMIT_PARTIAL; bit <<= 1) {
+    if ((in->flags & bit) && !limit_applies(op, bit)) {
+      return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                       "limits->flags: limit 0x%x does not apply to op %u", bit,
+                       op);
+    }
+  }
+  if ((in->flags & XHAL_OP_LIMIT_BROADCASTS) &&
+      (in->broadcasts == 0 ||
+       (in->broadcasts & ~(uint32_t)XHAL_BROADCAST_ALL))) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "limits->broadcasts 0x%x is empty or has unknown bits",
+                     in->broadcasts);
+  }
+  if ((in->flags & XHAL_OP_LIMIT_AXES) &&
+      (in->axes == 0 || (in->axes & ~(uint32_t)XHAL_AXIS_ALL))) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "limits->axes 0x%x is empty or has unknown bits",
+                     in->axes);
+  }
+  if ((in->flags & XHAL_OP_LIMIT_RANK) && in->max_rank > XHAL_MAX_RANK) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "limits->max_rank %u is above XHAL_MAX_RANK",
+                     in->max_rank);
+  }
+  if (in->reserved != 0) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "limits->reserved is %u, not 0", in->reserved);
+  }
+  *out = *in;
+  out->struct_size = (uint32_t)sizeof(*out);
+  /* Fields whose bit is clear mean nothing: keep them 0 for readers. */
+  if (!(in->flags & XHAL_OP_LIMIT_BROADCASTS)) out->broadcasts = 0;
+  if (!(in->flags & XHAL_OP_LIMIT_AXES)) out->axes = 0;
+  if (!(in->flags & XHAL_OP_LIMIT_RANK)) out->max_rank = 0;
+  if (!(in->flags & XHAL_OP_LIMIT_DIM)) out->max_dim = 0;
+  if (!(in->flags & XHAL_OP_LIMIT_ROW)) out->max_row = 0;
+  return XHAL_OK;
+}
+
+/* Refuses a plugin's registration with the message of the check that
+ * failed. The log says which implementation of which plugin was refused
+ * and why; the message is also the plugin's own, so a plugin that fails
+ * its init with this status is rejected with it as the reason. */
+static xhal_status_t refuse_plugin_impl(plugin_t* plugin, const char* name,
+                                        xhal_status_t status) {
+  char why[640];
+  const char* msg = xhal_last_error();
+  size_t skip = strlen(xhal_status_name(status)) + 2; /* "STATUS: " */
+  snprintf(why, sizeof(why), "registration of '%s' refused: %s",
+           name ? name : "unnamed", strlen(msg) >= skip ? msg + skip : msg);
+  hal_log(plugin->instance, XHAL_LOG_WARN, "plugin '%s': %s",
+          plugin->info.name, why);
+  error_set_from_plugin(plugin->info.name, status, why);
+  return status;
+}
+
 xhal_status_t registry_add_plugin_impl(plugin_t* plugin,
                                        const xhal_plugin_op_impl_t* desc) {
-  if (!desc || desc->struct_size < sizeof(*desc) || !desc->enqueue) {
+  if (!desc || desc->struct_size < XHAL_PLUGIN_OP_IMPL_SIZE_1_0 ||
+      !desc->enqueue) {
     error_set_from_plugin(plugin->info.name, XHAL_ERROR_INVALID_ARGUMENT,
                           "register_op_impl: NULL record, short struct_size "
                           "or NULL enqueue");
@@ -160,24 +254,23 @@ xhal_status_t registry_add_plugin_impl(plugin_t* plugin,
   }
   xhal_status_t status =
       check_signature(desc->op, desc->num_dtypes, desc->dtypes);
-  if (status != XHAL_OK) {
-    /* The log says which implementation of which plugin was refused and
-     * why; the message is also the plugin's own, so a plugin that fails
-     * its init with this status is rejected with it as the reason. */
-    char why[640];
-    const char* msg = xhal_last_error();
-    size_t skip = strlen(xhal_status_name(status)) + 2; /* "STATUS: " */
-    snprintf(why, sizeof(why), "registration of '%s' refused: %s",
-             desc->name ? desc->name : "unnamed",
-             strlen(msg) >= skip ? msg + skip : msg);
-    hal_log(plugin->instance, XHAL_LOG_WARN, "plugin '%s': %s",
-            plugin->info.name, why);
-    error_set_from_plugin(plugin->info.name, status, why);
-    return status;
-  }
+  if (status != XHAL_OK) return refuse_plugin_impl(plugin, desc->name, status);
+  /* A record from an older plugin ends early: the fields it lacks are
+   * zero (ABI rule: past struct_size means absent). */
+  xhal_plugin_op_impl_t record;
+  memset(&record, 0, sizeof(record));
+  memcpy(
+      &record, desc,
+      desc->struct_size < sizeof(record) ? desc->struct_size : sizeof(record));
+  xhal_op_limits_t limits;
+  status = copy_limits(record.op, record.limits, &limits);
+  if (status != XHAL_OK) return refuse_plugin_impl(plugin, desc->name, status);
+  record.limits = NULL;
+  desc = &record;
   struct xhal_op_impl* impl = (struct xhal_op_impl*)object_new(
       plugin->instance, OBJ_OP_IMPL, sizeof(struct xhal_op_impl));
   if (!impl) return error_set(XHAL_ERROR_OUT_OF_MEMORY, "registry entry");
+  impl->limits = limits;
   impl->op = desc->op;
   impl->priority = desc->priority;
   impl->num_dtypes = desc->num_dtypes;
@@ -210,6 +303,8 @@ XHAL_API xhal_status_t xhal_registry_register(xhal_instance_t instance,
                      "desc->struct_size is %u, below the ABI 1.0 size %u",
                      given->struct_size, XHAL_OP_IMPL_DESC_SIZE_1_0);
   }
+  /* A desc built against 1.0-1.3 ends before `limits`: read as NULL. */
+  const xhal_op_limits_t* declared = desc->limits;
   if (!desc->enqueue || !desc->name) {
     return error_set(XHAL_ERROR_INVALID_ARGUMENT, "desc->%s is NULL",
                      !desc->enqueue ? "enqueue" : "name");
@@ -224,9 +319,13 @@ XHAL_API xhal_status_t xhal_registry_register(xhal_instance_t instance,
   }
   status = check_signature(desc->op, desc->num_dtypes, desc->dtypes);
   if (status != XHAL_OK) return status;
+  xhal_op_limits_t limits;
+  status = copy_limits(desc->op, declared, &limits);
+  if (status != XHAL_OK) return status;
   struct xhal_op_impl* impl = (struct xhal_op_impl*)object_new(
       instance, OBJ_OP_IMPL, sizeof(struct xhal_op_impl));
   if (!impl) return error_set(XHAL_ERROR_OUT_OF_MEMORY, "registry entry");
+  impl->limits = limits;
   impl->op = desc->op;
   impl->priority = desc->priority;
   impl->num_dtypes = desc->num_dtypes;
@@ -234,8 +333,9 @@ XHAL_API xhal_status_t xhal_registry_register(xhal_instance_t instance,
   snprintf(impl->name, sizeof(impl->name), "%s", desc->name);
   impl->user_data = desc->user_data;
   impl->device = desc->device;
-  impl->fimpl = *desc;
+  impl->fimpl = *desc; /* read in whole: record_read_in above */
   impl->fimpl.name = impl->name;
+  impl->fimpl.limits = NULL;
   status = insert(&instance->registry, impl);
   if (status != XHAL_OK) {
     object_free(impl, OBJ_OP_IMPL);
@@ -617,4 +717,87 @@ XHAL_API xhal_status_t xhal_stream_enqueue_op(xhal_stream_t stream,
   stream_unlock(stream, locked);
   trace_end(stream->obj.instance, "xhal_stream_enqueue_op", t0);
   return plugin_result(impl->plugin, impl->name, status);
+}
+
+/* ------------------------------------------- what a device supports */
+
+XHAL_API const char* xhal_op_name(xhal_op_t op) { return op_catalog_name(op); }
+
+XHAL_API xhal_status_t xhal_registry_list(xhal_device_t device,
+                                          uint32_t capacity,
+                                          xhal_op_impl_t* out_impls,
+                                          uint32_t* out_count) {
+  xhal_status_t status = object_check(device, OBJ_DEVICE, "device");
+  if (status != XHAL_OK) return status;
+  if (!out_count) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_count is NULL");
+  }
+  if (capacity && !out_impls) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "out_impls is NULL with a capacity of %u", capacity);
+  }
+  registry_t* registry = &device->obj.instance->registry;
+  pthread_rwlock_rdlock(&registry->lock);
+  uint32_t total = 0;
+  for (uint32_t i = 0; i < registry->count; ++i) {
+    total += (uint32_t)bound_to(registry->impls[i], device);
+  }
+  struct xhal_op_impl** all = NULL;
+  if (capacity && total) {
+    all = malloc(total * sizeof(*all));
+    if (!all) {
+      pthread_rwlock_unlock(&registry->lock);
+      return error_set(XHAL_ERROR_OUT_OF_MEMORY, "registry listing");
+    }
+    /* The registry is in lookup order; a stable insertion sort by op id
+     * keeps that order within each op. */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < registry->count; ++i) {
+      struct xhal_op_impl* impl = registry->impls[i];
+      if (!bound_to(impl, device)) continue;
+      uint32_t at = n++;
+      while (at > 0 && all[at - 1]->op > impl->op) {
+        all[at] = all[at - 1];
+        --at;
+      }
+      all[at] = impl;
+    }
+    for (uint32_t i = 0; i < total && i < capacity; ++i) out_impls[i] = all[i];
+  }
+  pthread_rwlock_unlock(&registry->lock);
+  free(all);
+  *out_count = total;
+  return XHAL_OK;
+}
+
+XHAL_API xhal_status_t xhal_op_impl_support(xhal_op_impl_t impl,
+                                            xhal_op_support_t* out_support) {
+  xhal_status_t status = object_check(impl, OBJ_OP_IMPL, "impl");
+  if (status != XHAL_OK) return status;
+  if (!out_support) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT, "out_support is NULL");
+  }
+  uint32_t size = out_support->struct_size;
+  if (size < sizeof(xhal_op_support_t)) {
+    return error_set(XHAL_ERROR_INVALID_ARGUMENT,
+                     "out_support->struct_size %u is below %zu (set it to "
+                     "sizeof(xhal_op_support_t))",
+                     size, sizeof(xhal_op_support_t));
+  }
+  xhal_op_support_t s;
+  memset(&s, 0, sizeof(s));
+  s.struct_size = (uint32_t)sizeof(s);
+  s.op = impl->op;
+  s.priority = impl->priority;
+  s.from_plugin = impl->plugin != NULL;
+  s.num_dtypes = impl->num_dtypes;
+  memcpy(s.dtypes, impl->dtypes, sizeof(s.dtypes));
+  s.has_supports = impl->plugin ? impl->pimpl.supports != NULL
+                                : impl->fimpl.supports != NULL;
+  s.limits = impl->limits;
+  snprintf(s.name, sizeof(s.name), "%s", impl->name);
+  /* A newer caller's larger record: what this version knows, the rest
+   * left as the caller had it. */
+  memcpy(out_support, &s, sizeof(s));
+  return XHAL_OK;
 }

@@ -341,11 +341,16 @@ xhal_status_t npu_register_conv2d(npu_ctx_t* ctx) {
   static const char* const kNames[3] = {"npu.conv2d.f32", "npu.conv2d.f16",
                                         "npu.conv2d.i8"};
   int i;
+  /* make_plan refuses what a DMA descriptor's 32-bit pitches cannot
+   * express, a relation between several dims that no field states. */
+  ctx->lim_conv.struct_size = (uint32_t)sizeof(xhal_op_limits_t);
+  ctx->lim_conv.flags = XHAL_OP_LIMIT_PARTIAL;
   for (i = 0; i < 3; ++i) {
     xhal_plugin_op_impl_t impl;
     xhal_status_t st;
     memset(&impl, 0, sizeof(impl));
     impl.struct_size = (uint32_t)sizeof(impl);
+    impl.limits = &ctx->lim_conv;
     impl.op = XHAL_OP_CONV2D;
     impl.device_index = XHAL_PLUGIN_ALL_DEVICES;
     impl.priority = 100;

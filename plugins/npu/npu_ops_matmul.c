@@ -310,11 +310,17 @@ xhal_status_t npu_register_matmul(npu_ctx_t* ctx) {
   static const char* const kNames[3] = {"npu.matmul.f32", "npu.matmul.f16",
                                         "npu.matmul.i8"};
   int i;
+  /* make_plan: every dim must fit a 32-bit byte pitch of 4-byte elements;
+   * a 1x1x1 tile fits the smallest scratchpad the model accepts. */
+  ctx->lim_matmul.struct_size = (uint32_t)sizeof(xhal_op_limits_t);
+  ctx->lim_matmul.flags = XHAL_OP_LIMIT_DIM;
+  ctx->lim_matmul.max_dim = UINT32_MAX / 4;
   for (i = 0; i < 3; ++i) {
     xhal_plugin_op_impl_t impl;
     xhal_status_t st;
     memset(&impl, 0, sizeof(impl));
     impl.struct_size = (uint32_t)sizeof(impl);
+    impl.limits = &ctx->lim_matmul;
     impl.op = XHAL_OP_MATMUL;
     impl.device_index = XHAL_PLUGIN_ALL_DEVICES;
     impl.priority = 100;

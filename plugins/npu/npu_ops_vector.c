@@ -291,17 +291,31 @@ static uint64_t ew_tile_rows(const ew_plan_t* p, uint64_t spad,
   return per_set / row_bytes;
 }
 
+/* The longest row (ew_plan_t.cols) that both broadcast modes with a row
+ * (NPUSIM_VB_ROW, NPUSIM_VB_COL) fit into `spad`; one bound for both, so
+ * the declared limit (xhal_op_limits_t.max_row) is exact. */
+static uint64_t ew_max_row(uint64_t spad) {
+  uint64_t lo = 0, hi = spad; /* a row of cols elements takes 12*cols */
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo + 1) / 2, shared;
+    ew_plan_t row = {.mode = NPUSIM_VB_ROW, .cols = mid};
+    ew_plan_t col = {.mode = NPUSIM_VB_COL, .cols = mid};
+    if (ew_tile_rows(&row, spad, &shared) && ew_tile_rows(&col, spad, &shared))
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
 static xhal_status_t ew_supports(void* user, xhal_plugin_device_t device,
                                  const xhal_plugin_op_call_t* call) {
   npu_ctx_t* ctx = user;
   ew_plan_t p;
-  uint64_t shared;
   (void)device;
   if (!ew_classify(call, &p)) return XHAL_ERROR_UNSUPPORTED;
-  if (p.mode == NPUSIM_VB_FULL) return XHAL_OK; /* flat: any size */
-  return ew_tile_rows(&p, ctx->cfg.spad_bytes, &shared)
-             ? XHAL_OK
-             : XHAL_ERROR_UNSUPPORTED;
+  if (p.mode == NPUSIM_VB_FULL || p.unary) return XHAL_OK; /* flat */
+  return p.cols <= ctx->lim_binary.max_row ? XHAL_OK : XHAL_ERROR_UNSUPPORTED;
 }
 
 static xhal_status_t ew_enqueue(void* user, xhal_plugin_stream_t s,
@@ -432,16 +446,27 @@ static uint64_t norm_tile_rows(uint64_t d, uint64_t spad, uint64_t* shared) {
   return per_set / (d * 10 + 8);
 }
 
+/* The longest row norm_tile_rows fits into `spad`. */
+static uint64_t norm_max_row(uint64_t spad) {
+  uint64_t lo = 0, hi = spad;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo + 1) / 2, shared;
+    if (norm_tile_rows(mid, spad, &shared))
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
 static xhal_status_t norm_supports(void* user, xhal_plugin_device_t device,
                                    const xhal_plugin_op_call_t* call) {
   npu_ctx_t* ctx = user;
-  uint64_t rows, d, shared;
+  uint64_t rows, d;
   (void)device;
   if (!rows_view(call, &rows, &d)) return XHAL_ERROR_UNSUPPORTED;
   if (d == 0 || rows == 0) return XHAL_OK;
-  return norm_tile_rows(d, ctx->cfg.spad_bytes, &shared)
-             ? XHAL_OK
-             : XHAL_ERROR_UNSUPPORTED;
+  return d <= ctx->lim_norm.max_row ? XHAL_OK : XHAL_ERROR_UNSUPPORTED;
 }
 
 static xhal_status_t norm_enqueue(void* user, xhal_plugin_stream_t s,
@@ -582,7 +607,7 @@ static xhal_status_t norm_enqueue(void* user, xhal_plugin_stream_t s,
 
 static xhal_status_t reg(
     npu_ctx_t* ctx, xhal_op_t op, const char* name, const xhal_dtype_t* dtypes,
-    uint32_t num_dtypes,
+    uint32_t num_dtypes, const xhal_op_limits_t* limits,
     xhal_status_t (*supports)(void*, xhal_plugin_device_t,
                               const xhal_plugin_op_call_t*),
     xhal_status_t (*enqueue)(void*, xhal_plugin_stream_t,
@@ -599,6 +624,7 @@ static xhal_status_t reg(
   impl.user_data = ctx;
   impl.supports = supports;
   impl.enqueue = enqueue;
+  impl.limits = limits;
   return ctx->host->register_op_impl(ctx->host->host_context, &impl);
 }
 
@@ -611,6 +637,22 @@ xhal_status_t npu_register_vector_ops(npu_ctx_t* ctx) {
   size_t i;
   int f;
   xhal_status_t st = XHAL_OK;
+  uint64_t norm_row = norm_max_row(ctx->cfg.spad_bytes);
+  /* Binary ops: the unit's broadcasts (ew_classify); a row or column
+   * broadcast keeps a whole row in the scratchpad. */
+  ctx->lim_binary.struct_size = (uint32_t)sizeof(xhal_op_limits_t);
+  ctx->lim_binary.flags = XHAL_OP_LIMIT_BROADCASTS | XHAL_OP_LIMIT_ROW;
+  ctx->lim_binary.broadcasts = XHAL_BROADCAST_SAME | XHAL_BROADCAST_SCALAR |
+                               XHAL_BROADCAST_ROW | XHAL_BROADCAST_COLUMN;
+  ctx->lim_binary.max_row = ew_max_row(ctx->cfg.spad_bytes);
+  /* softmax: contiguous rows only (rows_view); layer_norm always is. */
+  ctx->lim_softmax.struct_size = (uint32_t)sizeof(xhal_op_limits_t);
+  ctx->lim_softmax.flags = XHAL_OP_LIMIT_AXES | XHAL_OP_LIMIT_ROW;
+  ctx->lim_softmax.axes = XHAL_AXIS_INNERMOST;
+  ctx->lim_softmax.max_row = norm_row;
+  ctx->lim_norm.struct_size = (uint32_t)sizeof(xhal_op_limits_t);
+  ctx->lim_norm.flags = XHAL_OP_LIMIT_ROW;
+  ctx->lim_norm.max_row = norm_row;
   for (f = 0; f < 2 && st == XHAL_OK; ++f) {
     xhal_dtype_t dt = kFp[f];
     xhal_dtype_t bin[3] = {dt, dt, dt}, un[2] = {dt, dt};
@@ -618,27 +660,27 @@ xhal_status_t npu_register_vector_ops(npu_ctx_t* ctx) {
     for (i = 0; i < sizeof(kBinary) / sizeof(kBinary[0]) && st == XHAL_OK;
          ++i) {
       st = reg(ctx, kBinary[i], f ? "npu.binary.f16" : "npu.binary.f32", bin, 3,
-               ew_supports, ew_enqueue);
+               &ctx->lim_binary, ew_supports, ew_enqueue);
     }
     for (i = 0; i < sizeof(kUnary) / sizeof(kUnary[0]) && st == XHAL_OK; ++i) {
       st = reg(ctx, kUnary[i], f ? "npu.unary.f16" : "npu.unary.f32", un, 2,
-               ew_supports, ew_enqueue);
+               NULL, ew_supports, ew_enqueue);
     }
     if (st == XHAL_OK) {
       st = reg(ctx, XHAL_OP_SOFTMAX, f ? "npu.softmax.f16" : "npu.softmax.f32",
-               un, 2, norm_supports, norm_enqueue);
+               un, 2, &ctx->lim_softmax, norm_supports, norm_enqueue);
     }
     if (st == XHAL_OK) {
       st = reg(ctx, XHAL_OP_LAYER_NORM,
                f ? "npu.layer_norm.f16" : "npu.layer_norm.f32", ln, 4,
-               norm_supports, norm_enqueue);
+               &ctx->lim_norm, norm_supports, norm_enqueue);
     }
   }
   for (i = 0; i < sizeof(kBinary) / sizeof(kBinary[0]) && st == XHAL_OK; ++i) {
     xhal_dtype_t i32[3] = {XHAL_DTYPE_I32, XHAL_DTYPE_I32, XHAL_DTYPE_I32};
     if (kBinary[i] == XHAL_OP_DIV) continue;
-    st =
-        reg(ctx, kBinary[i], "npu.binary.i32", i32, 3, ew_supports, ew_enqueue);
+    st = reg(ctx, kBinary[i], "npu.binary.i32", i32, 3, &ctx->lim_binary,
+             ew_supports, ew_enqueue);
   }
   return st;
 }

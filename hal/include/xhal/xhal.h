@@ -396,6 +396,10 @@ typedef struct xhal_op_impl_desc {
                             const xhal_op_call_t* call);
   xhal_status_t (*enqueue)(void* user_data, xhal_stream_t stream,
                            const xhal_op_call_t* call);
+  /* ABI 1.4, optional: the limits supports() applies, as data (see
+   * xhal_op_limits_t; copied). A desc whose struct_size ends before this
+   * field (built against 1.0-1.3) is accepted and has no limits. */
+  const xhal_op_limits_t* limits;
 } xhal_op_impl_desc_t;
 
 /* Registers an implementation; it lives as long as the instance. For a
@@ -404,6 +408,7 @@ typedef struct xhal_op_impl_desc {
  * XHAL_ERROR_INVALID_ARGUMENT (NULL desc, enqueue or name, unknown
  * dtypes, a dtype count outside 1..5 or outside the operator's input
  * count plus the output, op id unknown and below XHAL_OP_CUSTOM_BASE),
+ * malformed limits: see docs/framework-guide.md section 6),
  * XHAL_ERROR_DTYPE_MISMATCH (a signature the catalog does not have, as
  * xhal_op_validate answers a call with those dtypes; the message names
  * the operand). out_impl is optional: with NULL the implementation is
@@ -438,6 +443,59 @@ typedef struct xhal_op_impl_info {
 
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_op_impl_info(xhal_op_impl_t impl, xhal_op_impl_info_t* out_info);
+
+/* ------------------------------------------- what a device supports */
+
+/* A static name for a catalog operator id ("matmul"), or NULL for an id
+ * the catalog does not define (custom ids included). */
+XHAL_API const char* xhal_op_name(xhal_op_t op);
+
+/* Lists every implementation the registry holds for `device` (the
+ * plugin's, and the framework's for this device or for every device), in
+ * the order xhal_registry_lookup tries them: by operator id, then by
+ * priority, highest first (among equal priorities the latest registered
+ * first). Writes min(capacity, total) handles to out_impls and the total
+ * to *out_count: call with capacity 0 (out_impls may then be NULL) to
+ * size the array. The handles live as long as the instance; read each
+ * with xhal_op_impl_support. Implementations registered later are not in
+ * a list taken earlier. Whether one implementation takes one concrete
+ * call (its supports() predicate) is xhal_registry_lookup's answer.
+ * Returns XHAL_ERROR_INVALID_HANDLE (device),
+ * XHAL_ERROR_INVALID_ARGUMENT (out_count NULL, or out_impls NULL with a
+ * capacity above 0). */
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_registry_list(xhal_device_t device, uint32_t capacity,
+                   xhal_op_impl_t* out_impls, uint32_t* out_count);
+
+/* What an implementation takes: operator, dtype signature, priority and
+ * the limits it declared. The caller sets struct_size (to
+ * sizeof(xhal_op_support_t)); libxhal writes no byte past it, so the
+ * record can grow at a minor version. */
+typedef struct xhal_op_support {
+  uint32_t struct_size;
+  xhal_op_t op;
+  int32_t priority;
+  uint32_t from_plugin; /* 1: registered by a plugin, 0: by the framework */
+  /* The dtype signature: input dtypes, then the output's (the last one).
+   * An optional input (a bias) absent from a call does not count. */
+  uint32_t num_dtypes;
+  xhal_dtype_t dtypes[XHAL_MAX_OP_INPUTS + XHAL_MAX_OP_OUTPUTS];
+  /* 1: a supports() predicate decides per call; `limits` says what it
+   * checks as far as the implementation declared it, and
+   * xhal_registry_lookup answers for one call. 0: every call of the
+   * signature that the catalog allows is taken. */
+  uint32_t has_supports;
+  uint32_t reserved;
+  /* The declared limits; flags 0 when none were declared. */
+  xhal_op_limits_t limits;
+  char name[XHAL_NAME_MAX];
+} xhal_op_support_t;
+
+/* Fills `out_support` for `impl`. Returns XHAL_ERROR_INVALID_HANDLE
+ * (impl), XHAL_ERROR_INVALID_ARGUMENT (out_support NULL, or its
+ * struct_size below the ABI 1.4 size of the record). */
+XHAL_API XHAL_MUST_USE xhal_status_t
+xhal_op_impl_support(xhal_op_impl_t impl, xhal_op_support_t* out_support);
 
 /* Enqueues an operator. impl may be NULL: the registry picks the best on
  * the stream's device. Every buffer must be on the stream's device.

@@ -64,6 +64,128 @@ START_TEST(discovered_as_npu) {
 }
 END_TEST
 
+/* The support record of the NPU's implementation of `op` for the f32
+ * signature. */
+static xhal_op_support_t npu_support(xhal_op_t op) {
+  xhal_op_impl_t impls[256];
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_registry_list(g_dev, 256, impls, &count), XHAL_OK);
+  ck_assert_uint_le(count, 256);
+  for (uint32_t i = 0; i < count; ++i) {
+    xhal_op_support_t s;
+    s.struct_size = sizeof(s);
+    ck_assert_int_eq(xhal_op_impl_support(impls[i], &s), XHAL_OK);
+    if (s.op == op && s.dtypes[0] == XHAL_DTYPE_F32) return s;
+  }
+  ck_abort_msg("no f32 implementation of op %u listed", op);
+  xhal_op_support_t none;
+  memset(&none, 0, sizeof(none));
+  return none;
+}
+
+static void set_desc(xhal_tensor_t* t, uint32_t rank, const uint64_t* dims) {
+  memset(t, 0, sizeof(*t));
+  t->desc.dtype = XHAL_DTYPE_F32;
+  t->desc.rank = rank;
+  memcpy(t->desc.dims, dims, rank * sizeof(uint64_t));
+}
+
+/* XHAL_OK when the NPU takes the call, XHAL_ERROR_NOT_FOUND when not. */
+static xhal_status_t npu_takes(const xhal_op_call_t* call) {
+  xhal_op_impl_t impl;
+  return xhal_registry_lookup(g_dev, call, &impl);
+}
+
+static xhal_status_t binary(uint32_t ra, const uint64_t* a, uint32_t rb,
+                            const uint64_t* b, uint32_t ro, const uint64_t* o) {
+  xhal_op_call_t call;
+  xhal_op_call_init(&call, XHAL_OP_ADD);
+  call.num_inputs = 2;
+  set_desc(&call.inputs[0], ra, a);
+  set_desc(&call.inputs[1], rb, b);
+  set_desc(&call.outputs[0], ro, o);
+  return npu_takes(&call);
+}
+
+/* The limits the NPU declares are the ones its supports() applies: each
+ * declared boundary is taken on one side and refused on the other. */
+START_TEST(declared_limits_match_lookups) {
+  open_instance("limits", "spad_bytes = 256K\n");
+  xhal_op_support_t add = npu_support(XHAL_OP_ADD);
+  ck_assert_uint_eq(add.has_supports, 1);
+  ck_assert_uint_eq(add.limits.flags,
+                    XHAL_OP_LIMIT_BROADCASTS | XHAL_OP_LIMIT_ROW);
+  ck_assert_uint_eq(add.limits.broadcasts,
+                    XHAL_BROADCAST_SAME | XHAL_BROADCAST_SCALAR |
+                        XHAL_BROADCAST_ROW | XHAL_BROADCAST_COLUMN);
+  uint64_t row = add.limits.max_row;
+  ck_assert_uint_gt(row, 1000);
+  ck_assert_uint_lt(row, 256 * 1024 / 12);
+  /* ROW: a trailing block of `row` elements, then one more. */
+  ck_assert_int_eq(binary(2, (uint64_t[]){3, row}, 1, (uint64_t[]){row}, 2,
+                          (uint64_t[]){3, row}),
+                   XHAL_OK);
+  ck_assert_int_eq(binary(2, (uint64_t[]){3, row + 1}, 1, (uint64_t[]){row + 1},
+                          2, (uint64_t[]){3, row + 1}),
+                   XHAL_ERROR_NOT_FOUND);
+  /* COLUMN: the same bound on the output's last dim. */
+  ck_assert_int_eq(binary(2, (uint64_t[]){3, row}, 2, (uint64_t[]){3, 1}, 2,
+                          (uint64_t[]){3, row}),
+                   XHAL_OK);
+  ck_assert_int_eq(binary(2, (uint64_t[]){3, row + 1}, 2, (uint64_t[]){3, 1}, 2,
+                          (uint64_t[]){3, row + 1}),
+                   XHAL_ERROR_NOT_FOUND);
+  /* SAME has no row: far past max_row still runs flat. */
+  ck_assert_int_eq(binary(1, (uint64_t[]){4 * row}, 1, (uint64_t[]){4 * row}, 1,
+                          (uint64_t[]){4 * row}),
+                   XHAL_OK);
+  /* GENERAL (both operands broadcast) is not declared, and refused. */
+  ck_assert_int_eq(binary(2, (uint64_t[]){3, 1}, 2, (uint64_t[]){1, 4}, 2,
+                          (uint64_t[]){3, 4}),
+                   XHAL_ERROR_NOT_FOUND);
+
+  xhal_op_support_t sm = npu_support(XHAL_OP_SOFTMAX);
+  ck_assert_uint_eq(sm.limits.flags, XHAL_OP_LIMIT_AXES | XHAL_OP_LIMIT_ROW);
+  ck_assert_uint_eq(sm.limits.axes, XHAL_AXIS_INNERMOST);
+  xhal_op_call_t call;
+  xhal_op_call_init(&call, XHAL_OP_SOFTMAX);
+  call.num_inputs = 1;
+  set_desc(&call.inputs[0], 3, (uint64_t[]){4, 8, 1});
+  set_desc(&call.outputs[0], 3, (uint64_t[]){4, 8, 1});
+  call.attrs.axis = 1; /* only a size-1 dim after it: innermost */
+  ck_assert_int_eq(npu_takes(&call), XHAL_OK);
+  call.attrs.axis = 0; /* an OUTER axis */
+  ck_assert_int_eq(npu_takes(&call), XHAL_ERROR_NOT_FOUND);
+  call.attrs.axis = -1;
+  set_desc(&call.inputs[0], 2, (uint64_t[]){2, sm.limits.max_row});
+  set_desc(&call.outputs[0], 2, (uint64_t[]){2, sm.limits.max_row});
+  ck_assert_int_eq(npu_takes(&call), XHAL_OK);
+  set_desc(&call.inputs[0], 2, (uint64_t[]){2, sm.limits.max_row + 1});
+  set_desc(&call.outputs[0], 2, (uint64_t[]){2, sm.limits.max_row + 1});
+  ck_assert_int_eq(npu_takes(&call), XHAL_ERROR_NOT_FOUND);
+  ck_assert_uint_eq(npu_support(XHAL_OP_LAYER_NORM).limits.max_row,
+                    sm.limits.max_row);
+
+  xhal_op_support_t mm = npu_support(XHAL_OP_MATMUL);
+  ck_assert_uint_eq(mm.limits.flags, XHAL_OP_LIMIT_DIM);
+  uint64_t big = mm.limits.max_dim;
+  xhal_op_call_init(&call, XHAL_OP_MATMUL);
+  call.num_inputs = 2;
+  set_desc(&call.inputs[0], 2, (uint64_t[]){big, 1});
+  set_desc(&call.inputs[1], 2, (uint64_t[]){1, 1});
+  set_desc(&call.outputs[0], 2, (uint64_t[]){big, 1});
+  ck_assert_int_eq(npu_takes(&call), XHAL_OK);
+  set_desc(&call.inputs[0], 2, (uint64_t[]){big + 1, 1});
+  set_desc(&call.outputs[0], 2, (uint64_t[]){big + 1, 1});
+  ck_assert_int_eq(npu_takes(&call), XHAL_ERROR_NOT_FOUND);
+
+  ck_assert_uint_eq(npu_support(XHAL_OP_CONV2D).limits.flags,
+                    XHAL_OP_LIMIT_PARTIAL);
+  ck_assert_uint_eq(npu_support(XHAL_OP_RELU).limits.flags, 0);
+  close_instance();
+}
+END_TEST
+
 static float frand(unsigned* s) {
   *s = *s * 1103515245u + 12345u;
   return (float)((*s >> 8) % 20001u) / 10000.0f - 1.0f;
@@ -236,6 +358,7 @@ static Suite* hal_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, discovered_as_npu);
   tcase_add_test(tc, registry_ops_match_reference);
+  tcase_add_test(tc, declared_limits_match_lookups);
   tcase_add_test(tc, out_of_range_write_is_rejected);
   tcase_add_test(tc, dma_fault_fails_event);
   tcase_add_test(tc, hang_fails_event);

@@ -97,7 +97,17 @@ typedef struct xhal_plugin_op_impl {
    * work is enqueued; failures during execution fail the stream. */
   xhal_status_t (*enqueue)(void* user_data, xhal_plugin_stream_t stream,
                            const xhal_plugin_op_call_t* call);
+  /* ABI 1.4, optional: what supports() takes, stated as data so that
+   * frameworks can read it (xhal_registry_list, xhal-info); NULL when the
+   * implementation has no limits beyond its signature or does not say.
+   * The host copies the record during register_op_impl. A 1.0-1.3 host reads
+   * the record only up to enqueue and never sees this field. */
+  const xhal_op_limits_t* limits;
 } xhal_plugin_op_impl_t;
+
+/* Size of the ABI 1.0 record (up to `enqueue`): the smallest one a host
+ * accepts. */
+#define XHAL_PLUGIN_OP_IMPL_SIZE_1_0 72u
 
 #define XHAL_PLUGIN_ALL_DEVICES 0xFFFFFFFFu
 
@@ -319,7 +329,10 @@ _Static_assert(sizeof(xhal_plugin_tensor_t) == 88, "plugin tensor layout");
 _Static_assert(sizeof(xhal_plugin_kernel_arg_t) == 40, "kernel arg layout");
 _Static_assert(sizeof(xhal_host_services_t) == 64, "host services layout");
 _Static_assert(sizeof(xhal_plugin_op_call_t) == 544, "plugin op call layout");
-_Static_assert(sizeof(xhal_plugin_op_impl_t) == 72, "plugin op impl layout");
+_Static_assert(offsetof(xhal_plugin_op_impl_t, limits) ==
+                   XHAL_PLUGIN_OP_IMPL_SIZE_1_0,
+               "plugin op impl 1.0 layout");
+_Static_assert(sizeof(xhal_plugin_op_impl_t) == 80, "plugin op impl layout");
 _Static_assert(offsetof(xhal_plugin_dispatch_t, host_alloc) ==
                    XHAL_PLUGIN_DISPATCH_SIZE_1_0,
                "dispatch 1.0 layout");

@@ -29,7 +29,7 @@ extern "C" {
 /* ABI version spoken by these headers. A plugin and the host must agree on
  * the major version; a minor version only appends to tables and structs. */
 #define XHAL_ABI_VERSION_MAJOR 1u
-#define XHAL_ABI_VERSION_MINOR 3u
+#define XHAL_ABI_VERSION_MINOR 4u
 
 /* ---------------------------------------------------------------- status */
 
@@ -285,6 +285,76 @@ static inline void xhal_op_attrs_default(xhal_op_attrs_t* attrs) {
   for (i = 0; i < XHAL_MAX_RANK; ++i) attrs->perm[i] = i;
 }
 
+/* ------------------------------------------------ implementation limits */
+
+/* Broadcast classes of an elementwise binary call (add, sub, mul, div,
+ * max, min), for xhal_op_limits_t.broadcasts. O is the output's shape; S
+ * is the operand with fewer elements (either input), padded with leading
+ * 1s to O's rank. A call is in exactly one class, the first that fits. */
+enum {
+  XHAL_BROADCAST_SAME = 1u << 0,   /* both inputs have O's elements */
+  XHAL_BROADCAST_SCALAR = 1u << 1, /* S has one element */
+  /* S is a trailing block of O: its leading dims are 1 and the rest equal
+   * O's (a bias row added to every row). */
+  XHAL_BROADCAST_ROW = 1u << 2,
+  /* One value per row: S equals O with the last dim set to 1. */
+  XHAL_BROADCAST_COLUMN = 1u << 3,
+  /* Any other broadcast the catalog allows (both inputs broadcast, or a
+   * size-1 dim in the middle). */
+  XHAL_BROADCAST_GENERAL = 1u << 4,
+};
+#define XHAL_BROADCAST_ALL                                            \
+  (XHAL_BROADCAST_SAME | XHAL_BROADCAST_SCALAR | XHAL_BROADCAST_ROW | \
+   XHAL_BROADCAST_COLUMN | XHAL_BROADCAST_GENERAL)
+
+/* Axis classes of softmax, reduce_sum and reduce_max, for
+ * xhal_op_limits_t.axes. */
+enum {
+  /* Every dim after the axis is 1: the axis is the innermost one that
+   * holds more than one element, so its elements are contiguous. */
+  XHAL_AXIS_INNERMOST = 1u << 0,
+  /* A dim after the axis is larger than 1 (a strided axis). */
+  XHAL_AXIS_OUTER = 1u << 1,
+};
+#define XHAL_AXIS_ALL (XHAL_AXIS_INNERMOST | XHAL_AXIS_OUTER)
+
+/* Which fields of xhal_op_limits_t restrict an implementation. */
+enum {
+  XHAL_OP_LIMIT_BROADCASTS = 1u << 0, /* broadcasts */
+  XHAL_OP_LIMIT_AXES = 1u << 1,       /* axes */
+  XHAL_OP_LIMIT_RANK = 1u << 2,       /* max_rank */
+  XHAL_OP_LIMIT_DIM = 1u << 3,        /* max_dim */
+  XHAL_OP_LIMIT_ROW = 1u << 4,        /* max_row */
+  /* supports() refuses some calls for reasons the fields do not describe
+   * (on-chip memory, descriptor widths): the limits are necessary, not
+   * sufficient, and only xhal_registry_lookup answers for one call. */
+  XHAL_OP_LIMIT_PARTIAL = 1u << 15,
+};
+#define XHAL_OP_LIMIT_FLAGS_ALL                                         \
+  (XHAL_OP_LIMIT_BROADCASTS | XHAL_OP_LIMIT_AXES | XHAL_OP_LIMIT_RANK | \
+   XHAL_OP_LIMIT_DIM | XHAL_OP_LIMIT_ROW | XHAL_OP_LIMIT_PARTIAL)
+
+/* What an operator implementation takes beyond its dtype signature, in a
+ * form a framework can read before it builds a call (ABI 1.4). A field
+ * counts only when its bit is set in `flags`; flags 0 means the
+ * implementation takes every call of its signature that the catalog
+ * allows. The contract (docs/abi.md, R-KRN-9): a call outside a declared
+ * limit is refused by the implementation's supports(), and a call inside
+ * every declared limit is taken unless XHAL_OP_LIMIT_PARTIAL is set. */
+typedef struct xhal_op_limits {
+  uint32_t struct_size;
+  uint32_t flags;      /* XHAL_OP_LIMIT_* */
+  uint32_t broadcasts; /* elementwise binary: XHAL_BROADCAST_* taken */
+  uint32_t axes;       /* softmax, reduce: XHAL_AXIS_* taken */
+  uint32_t max_rank;   /* largest rank of any operand */
+  uint32_t reserved;   /* 0 */
+  uint64_t max_dim;    /* largest dimension of any operand */
+  /* Largest row: the length of the axis softmax, layer_norm or a reduce
+   * works along; for a ROW broadcast the elements of S, for a COLUMN
+   * broadcast O's last dim (SAME and SCALAR calls have no row). */
+  uint64_t max_row;
+} xhal_op_limits_t;
+
 /* Bytes per element of a dtype, 0 for an unknown dtype. */
 static inline uint32_t xhal_dtype_size(xhal_dtype_t dtype) {
   switch (dtype) {
@@ -328,6 +398,7 @@ typedef xhal_status_t (*xhal_host_func_t)(void* user_data);
 _Static_assert(sizeof(xhal_status_t) == 4, "status is 32-bit");
 _Static_assert(sizeof(xhal_tensor_desc_t) == 72, "tensor desc layout");
 _Static_assert(sizeof(xhal_op_attrs_t) == 88, "op attrs layout");
+_Static_assert(sizeof(xhal_op_limits_t) == 40, "op limits layout");
 _Static_assert(sizeof(xhal_device_properties_t) == 464,
                "device properties layout");
 _Static_assert(sizeof(xhal_launch_t) == 56, "launch layout");
