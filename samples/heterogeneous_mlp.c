@@ -9,7 +9,10 @@
  * Every operator is placed by xhal_registry_select over a preference list
  * (by default every NPU, then every GPU, then every CPU device), so a
  * node runs on the first device that has an implementation for its
- * shapes, with the CPU as the fallback that always exists. Each device
+ * shapes, with the CPU as the fallback that always exists. Before that,
+ * each device's operator table (xhal_registry_list) is read, and devices
+ * that do not implement the node's operator for f32 leave the list; the
+ * sample prints what each device said ("support" lines). Each device
  * used gets its own stream; a tensor consumed on another device than the
  * one that produced it is copied there by the consumer's stream after it
  * waits on the producer's event. The sample prints the placement table
@@ -199,6 +202,54 @@ static int make_resident(model_t* m, int vi, int device) {
 static int preference(const model_t* m, const char* kinds, xhal_device_t* pref,
                       uint32_t* count);
 
+/* 1 if `device` lists an implementation of `op` for f32 (every operand
+ * of this model is f32); its support record in *out. */
+static int device_lists(xhal_device_t device, xhal_op_t op,
+                        xhal_op_support_t* out) {
+  xhal_op_impl_t impls[256];
+  uint32_t count = 0;
+  if (xhal_registry_list(device, 256, impls, &count) != XHAL_OK) return 0;
+  for (uint32_t i = 0; i < count && i < 256; ++i) {
+    xhal_op_support_t s = {.struct_size = sizeof(s)};
+    if (xhal_op_impl_support(impls[i], &s) != XHAL_OK || s.op != op) continue;
+    int f32 = 1;
+    for (uint32_t d = 0; d < s.num_dtypes; ++d) {
+      f32 = f32 && s.dtypes[d] == XHAL_DTYPE_F32;
+    }
+    if (f32) {
+      *out = s;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Keeps the devices of pref[0..*count) whose operator table lists the
+ * node's operator for f32, as a framework does before it asks about the
+ * concrete call, and prints what each one said. */
+static void filter_supported(const node_t* n, xhal_device_t* pref,
+                             uint32_t* count) {
+  uint32_t kept = 0;
+  printf("support %-8s %-8s:", n->name, xhal_op_name(n->op));
+  for (uint32_t i = 0; i < *count; ++i) {
+    xhal_op_support_t s;
+    const char* plugin = xhal_device_plugin_name(pref[i]);
+    if (!device_lists(pref[i], n->op, &s)) {
+      printf(" %s no;", plugin);
+      continue;
+    }
+    /* Declared limits are the shapes it takes; the registry's lookup
+     * below applies them (and any it could not declare) to this call. */
+    printf(" %s %s%s;", plugin, s.name,
+           s.limits.flags & XHAL_OP_LIMIT_PARTIAL ? " (limits, partial)"
+           : s.limits.flags                       ? " (limits)"
+                                                  : "");
+    pref[kept++] = pref[i];
+  }
+  printf("%s\n", *count ? "" : " no preference: CPU fallback");
+  *count = kept;
+}
+
 /* Places node `n` with the registry, stages its inputs and enqueues it
  * between two events on the chosen device's stream. */
 static int place_and_enqueue(model_t* m, node_t* n, const xhal_device_t* pref,
@@ -213,8 +264,11 @@ static int place_and_enqueue(model_t* m, node_t* n, const xhal_device_t* pref,
 
   if (n->kinds) {
     if (preference(m, n->kinds, own, &pref_count)) return 1;
-    pref = own;
+  } else {
+    memcpy(own, pref, pref_count * sizeof(*own));
   }
+  pref = own;
+  filter_supported(n, own, &pref_count);
   make_call(m, n, &call, -1); /* shapes only: buffers are NULL */
   if (check(xhal_registry_select(m->instance, &call, pref, pref_count, &chosen,
                                  &impl),

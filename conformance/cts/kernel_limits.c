@@ -373,6 +373,7 @@ static int same_impl(const xhal_plugin_op_impl_t* impl,
                 impl->num_dtypes * sizeof(xhal_dtype_t)) == 0 &&
          impl->name && strcmp(impl->name, s->name) == 0 &&
          (impl->supports != NULL) == (s->has_supports != 0) &&
+         (impl->limits != NULL) == (s->has_limits != 0) &&
          limits_equal(impl, &s->limits);
 }
 

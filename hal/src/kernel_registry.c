@@ -794,6 +794,7 @@ XHAL_API xhal_status_t xhal_op_impl_support(xhal_op_impl_t impl,
   memcpy(s.dtypes, impl->dtypes, sizeof(s.dtypes));
   s.has_supports = impl->plugin ? impl->pimpl.supports != NULL
                                 : impl->fimpl.supports != NULL;
+  s.has_limits = impl->limits.struct_size != 0;
   s.limits = impl->limits;
   snprintf(s.name, sizeof(s.name), "%s", impl->name);
   /* A newer caller's larger record: what this version knows, the rest

@@ -73,6 +73,7 @@ START_TEST(test_cpu_listing_is_the_catalog) {
     ck_assert_uint_eq(s.from_plugin, 1);
     /* The CPU plugin takes every call of its signatures. */
     ck_assert_uint_eq(s.has_supports, 0);
+    ck_assert_uint_eq(s.has_limits, 0);
     ck_assert_uint_eq(s.limits.flags, 0);
     ck_assert_uint_ge(s.num_dtypes, 2);
     /* The same record through xhal_op_impl_info. */
@@ -137,6 +138,7 @@ START_TEST(test_listing_has_framework_impls_in_lookup_order) {
   ck_assert_ptr_eq(impls[last_add], low_impl);
   xhal_op_support_t s = support_of(high_impl);
   ck_assert_uint_eq(s.from_plugin, 0);
+  ck_assert_uint_eq(s.has_limits, 1);
   ck_assert_int_eq(s.priority, 1000);
   ck_assert_str_eq(s.name, "framework.add.high");
   ck_assert_uint_eq(s.limits.flags, limits.flags);
@@ -266,6 +268,7 @@ START_TEST(test_register_accepts_a_1_3_desc) {
   ck_assert_int_eq(xhal_registry_register(g_instance, &padded.desc, &impl),
                    XHAL_OK);
   xhal_op_support_t s = support_of(impl);
+  ck_assert_uint_eq(s.has_limits, 0);
   ck_assert_uint_eq(s.limits.flags, 0);
   padded.desc.struct_size -= 8;
   ck_assert_status_msg(xhal_registry_register(g_instance, &padded.desc, &impl),

@@ -53,7 +53,8 @@ typedef struct npu_ctx {
   /* What supports() takes, as registered with the implementations
    * (xhal_op_limits_t, ABI 1.4); filled before registration and read by
    * supports(), so the declared limits and the answers cannot drift. */
-  xhal_op_limits_t lim_binary, lim_softmax, lim_norm, lim_matmul, lim_conv;
+  xhal_op_limits_t lim_binary, lim_unary, lim_softmax, lim_norm, lim_matmul,
+      lim_conv;
 } npu_ctx_t;
 
 /* A free block of device DRAM (first-fit list, sorted by address). */

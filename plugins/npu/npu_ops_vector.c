@@ -645,6 +645,8 @@ xhal_status_t npu_register_vector_ops(npu_ctx_t* ctx) {
   ctx->lim_binary.broadcasts = XHAL_BROADCAST_SAME | XHAL_BROADCAST_SCALAR |
                                XHAL_BROADCAST_ROW | XHAL_BROADCAST_COLUMN;
   ctx->lim_binary.max_row = ew_max_row(ctx->cfg.spad_bytes);
+  /* Unary ops run flat over any size: declared, with no limit. */
+  ctx->lim_unary.struct_size = (uint32_t)sizeof(xhal_op_limits_t);
   /* softmax: contiguous rows only (rows_view); layer_norm always is. */
   ctx->lim_softmax.struct_size = (uint32_t)sizeof(xhal_op_limits_t);
   ctx->lim_softmax.flags = XHAL_OP_LIMIT_AXES | XHAL_OP_LIMIT_ROW;
@@ -664,7 +666,7 @@ xhal_status_t npu_register_vector_ops(npu_ctx_t* ctx) {
     }
     for (i = 0; i < sizeof(kUnary) / sizeof(kUnary[0]) && st == XHAL_OK; ++i) {
       st = reg(ctx, kUnary[i], f ? "npu.unary.f16" : "npu.unary.f32", un, 2,
-               NULL, ew_supports, ew_enqueue);
+               &ctx->lim_unary, ew_supports, ew_enqueue);
     }
     if (st == XHAL_OK) {
       st = reg(ctx, XHAL_OP_SOFTMAX, f ? "npu.softmax.f16" : "npu.softmax.f32",

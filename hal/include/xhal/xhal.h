@@ -485,8 +485,10 @@ typedef struct xhal_op_support {
    * xhal_registry_lookup answers for one call. 0: every call of the
    * signature that the catalog allows is taken. */
   uint32_t has_supports;
-  uint32_t reserved;
-  /* The declared limits; flags 0 when none were declared. */
+  /* 1: the implementation declared its limits (a record with flags 0
+   * declares that it takes every call of its signature); 0: it did not
+   * say, and `limits` is all zero. */
+  uint32_t has_limits;
   xhal_op_limits_t limits;
   char name[XHAL_NAME_MAX];
 } xhal_op_support_t;
