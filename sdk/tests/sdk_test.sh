@@ -5,8 +5,9 @@
 #   out_of_tree HAVE_INFO HAVE_CTS
 #                            new-plugin.sh -> out-of-tree plugin build ->
 #                            exports check -> libxhal loads it -> xhal-cts
-#   find_package             framework program via find_package(xhal)
-#   pkg_config               framework program via pkg-config xhal
+#   find_package             framework programs via find_package(xhal),
+#                            one of them checked by xhal::reference
+#   pkg_config               the same via pkg-config xhal (xhal-reference)
 # Every mode but install runs against the installed prefix with no XHAL_*
 # variables set, as a user's program would.
 set -euo pipefail
@@ -39,7 +40,9 @@ case $mode in
     "$XHAL_SDK_CMAKE" --install "$XHAL_SDK_BUILD_DIR" --prefix "$prefix"
     for f in include/xhal/xhal.h include/xhal/xhal_plugin.h \
       lib/cmake/xhal/xhalConfig.cmake lib/pkgconfig/xhal.pc \
-      lib/pkgconfig/xhal-plugin.pc share/xhal/new-plugin.sh \
+      lib/pkgconfig/xhal-plugin.pc lib/pkgconfig/xhal-reference.pc \
+      include/xhal/xhal_reference.h lib/libxhal_reference.a \
+      share/xhal/new-plugin.sh \
       share/xhal/template/CMakeLists.txt; do
       [ -e "$prefix/$f" ] || { echo "missing from the install: $f" >&2; exit 1; }
     done
@@ -122,6 +125,9 @@ case $mode in
     configure_and_build "$XHAL_SDK_SOURCE_DIR/tests/consumer" "$work" \
       -DXHAL_QUICKSTART_SOURCE="$XHAL_SDK_SOURCE_DIR/../samples/quickstart.c"
     "$work/xhal_consumer"
+    # The installed reference checker judges a matmul computed through
+    # xhal, and rejects a perturbed copy of it.
+    "$work/xhal_reference_check"
     # matmul + softmax on the installed CPU plugin, found by default
     # discovery; the sample exits 1 on a wrong result.
     "$work/xhal_quickstart"
@@ -150,8 +156,16 @@ int main(void) { return XHAL_ABI_VERSION_MAJOR == 1 ? 0 : 1; }'
     "$XHAL_SDK_CC" -std=c11 -Wall -Wextra -Werror \
       "$XHAL_SDK_SOURCE_DIR/../samples/quickstart.c" -o "$work/xhal_quickstart" \
       $("$pc" --cflags --libs xhal) -lm
+    # The reference checker: xhal-reference brings its header (through
+    # xhal-plugin) and the static library with libm.
+    # shellcheck disable=SC2046
+    "$XHAL_SDK_CC" -std=c11 -Wall -Wextra -Werror \
+      "$XHAL_SDK_SOURCE_DIR/tests/consumer/reference_check.c" \
+      -o "$work/xhal_reference_check" \
+      $("$pc" --cflags --libs xhal xhal-reference)
     # The programs have no rpath: the loader finds libxhal the usual way.
     LD_LIBRARY_PATH=$prefix/lib "$work/xhal_consumer"
+    LD_LIBRARY_PATH=$prefix/lib "$work/xhal_reference_check"
     LD_LIBRARY_PATH=$prefix/lib "$work/xhal_quickstart"
     ;;
 
