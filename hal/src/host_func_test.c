@@ -49,6 +49,7 @@ typedef struct {
   xhal_status_t status;
   char message[512];
   atomic_int ran;
+  atomic_int armed; /* set by the test once the stream holds what it needs */
 } probe_t;
 
 static void probe_done(probe_t* probe, xhal_status_t status) {
@@ -67,6 +68,17 @@ static xhal_status_t wait_event(void* user_data) {
   probe_t* probe = user_data;
   probe_done(probe, xhal_event_wait(probe->event, XHAL_TIMEOUT_INFINITE));
   return XHAL_OK;
+}
+
+/* Waits on the event only once the test has enqueued the record after
+ * this host function: a host function may start before the enqueue that
+ * follows it returns, and would then see only the earlier record. */
+static xhal_status_t wait_event_when_armed(void* user_data) {
+  probe_t* probe = user_data;
+  struct timespec pause = {0, 1000 * 1000};
+  for (int i = 0; i < 10000 && !atomic_load(&probe->armed); ++i)
+    nanosleep(&pause, NULL);
+  return wait_event(user_data);
 }
 
 static xhal_status_t release_own_stream(void* user_data) {
@@ -124,10 +136,12 @@ START_TEST(wait_on_later_record_is_refused) {
   ck_assert_int_eq(xhal_stream_record_event(probe.stream, probe.event),
                    XHAL_OK);
   ck_assert_int_eq(xhal_event_wait(probe.event, kWaitNs), XHAL_OK);
-  ck_assert_int_eq(
-      xhal_stream_enqueue_host_func(probe.stream, wait_event, &probe), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_host_func(probe.stream,
+                                                 wait_event_when_armed, &probe),
+                   XHAL_OK);
   ck_assert_int_eq(xhal_stream_record_event(probe.stream, probe.event),
                    XHAL_OK);
+  atomic_store(&probe.armed, 1);
   ck_assert_int_eq(xhal_stream_synchronize(probe.stream), XHAL_OK);
   ck_assert_int_eq(atomic_load(&probe.ran), 1);
   expect_refused(&probe, "xhal_event_wait");
