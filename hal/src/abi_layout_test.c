@@ -49,6 +49,11 @@ START_TEST(test_plugin_structs_layout) {
   ck_assert_int_eq(OFF(xhal_op_limits_t, max_rank), 16);
   ck_assert_int_eq(OFF(xhal_op_limits_t, max_dim), 24);
   ck_assert_int_eq(OFF(xhal_op_limits_t, max_row), 32);
+  /* The framework's view of an implementation (xhal.h, ABI 1.4). */
+  ck_assert_int_eq(sizeof(xhal_op_support_t), 216);
+  ck_assert_int_eq(OFF(xhal_op_support_t, has_limits), 44);
+  ck_assert_int_eq(OFF(xhal_op_support_t, limits), 48);
+  ck_assert_int_eq(OFF(xhal_op_support_t, name), 88);
   ck_assert_int_eq(sizeof(xhal_plugin_kernel_arg_t), 40);
   ck_assert_int_eq(sizeof(xhal_launch_t), 56);
   ck_assert_int_eq(sizeof(xhal_plugin_program_desc_t), 48);
