@@ -84,21 +84,6 @@ static xhal_status_t insert(registry_t* registry, struct xhal_op_impl* impl) {
   return XHAL_OK;
 }
 
-static const char* dtype_label(xhal_dtype_t dtype) {
-  switch (dtype) {
-    case XHAL_DTYPE_F32:
-      return "f32";
-    case XHAL_DTYPE_F16:
-      return "f16";
-    case XHAL_DTYPE_I8:
-      return "i8";
-    case XHAL_DTYPE_I32:
-      return "i32";
-    default:
-      return "?";
-  }
-}
-
 /* "(f32, i8) -> f32": a registration's dtypes, the last one the output. */
 static void format_signature(uint32_t num_dtypes, const xhal_dtype_t* dtypes,
                              char* buf, size_t size) {
@@ -108,10 +93,10 @@ static void format_signature(uint32_t num_dtypes, const xhal_dtype_t* dtypes,
     int n;
     if (i + 1 == num_dtypes) {
       n = snprintf(buf + used, size - used, "%s) -> %s", i ? "" : "(",
-                   dtype_label(dtypes[i]));
+                   op_catalog_dtype_name(dtypes[i]));
     } else {
       n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "(",
-                   dtype_label(dtypes[i]));
+                   op_catalog_dtype_name(dtypes[i]));
     }
     if (n < 0) break;
     used += (size_t)n;

@@ -170,6 +170,8 @@ static const char* dtype_name(xhal_dtype_t dt) {
   }
 }
 
+const char* op_catalog_dtype_name(xhal_dtype_t dt) { return dtype_name(dt); }
+
 /* "[2, 3]"; rank is clamped so a malformed descriptor cannot overrun. */
 static const char* fmt_shape(const xhal_tensor_desc_t* d, char* buf,
                              size_t size) {

@@ -35,6 +35,9 @@ int op_catalog_known(xhal_op_t op);
 xhal_status_t op_catalog_arity(xhal_op_t op, uint32_t* out_min_inputs,
                                uint32_t* out_max_inputs);
 
+/* "f32", "f16", "i8", "i32", or "unknown": a dtype as messages name it. */
+const char* op_catalog_dtype_name(xhal_dtype_t dt);
+
 /* Checks a registered implementation's dtype signature (inputs, then the
  * output) against the catalog: the operator's input count and its dtype
  * rules, as op_catalog_check applies them to a call. Returns
