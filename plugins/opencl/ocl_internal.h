@@ -83,12 +83,17 @@ struct xhal_plugin_context {
   uint32_t autotune; /* 0 when XHAL_OPENCL_AUTOTUNE=0 */
 };
 
-/* Operator programs: one per operand family (kernels/common.cl). */
+/* Operator programs: per operand family (kernels/common.cl), the
+ * matmul/conv2d kernels apart from the elementwise and row kernels, so
+ * that a device's first add does not compile the tiled products nor wait
+ * for their tile autotune (ocl_tune.c). */
 typedef enum ocl_prog_id {
   OCL_PROG_F32 = 0,
   OCL_PROG_F16,
   OCL_PROG_I32,
-  OCL_PROG_I8,
+  OCL_PROG_F32_GEMM,
+  OCL_PROG_F16_GEMM,
+  OCL_PROG_I8_GEMM,
   OCL_PROG_MISC,
   OCL_PROG_COUNT
 } ocl_prog_id_t;

@@ -4,7 +4,10 @@
  *
  * Programs are built on first use, once per device (a device that never
  * runs an operator never compiles one), then kept in memory for the
- * device's life and on disk across processes (ocl_cache.c). Build options
+ * device's life and on disk across processes (ocl_cache.c). The
+ * matmul/conv2d kernels are programs of their own: they take the longest
+ * to compile and their first build waits for the tile autotune, which an
+ * elementwise or row operator should not pay for. Build options
  * carry the per-device choices: the operand family, the row kernels'
  * work-group size and exact division where the device offers it; the
  * matmul/conv2d tiles of the two variants arrive as source preludes before
@@ -65,8 +68,9 @@ enum {
 #define KBIT(k) (1ull << (k))
 #define FLOAT_KERNELS                                                       \
   (KBIT(OCL_K_UNARY) | KBIT(OCL_K_BINARY_SAME) | KBIT(OCL_K_BINARY_BCAST) | \
-   KBIT(OCL_K_SOFTMAX) | KBIT(OCL_K_LAYER_NORM) | KBIT(OCL_K_REDUCE) |      \
-   KBIT(OCL_K_MATMUL) | KBIT(OCL_K_CONV2D) | KBIT(OCL_K_MATMUL_SMALL) |     \
+   KBIT(OCL_K_SOFTMAX) | KBIT(OCL_K_LAYER_NORM) | KBIT(OCL_K_REDUCE))
+#define GEMM_KERNELS                                                    \
+  (KBIT(OCL_K_MATMUL) | KBIT(OCL_K_CONV2D) | KBIT(OCL_K_MATMUL_SMALL) | \
    KBIT(OCL_K_CONV2D_SMALL))
 #define MISC_KERNELS ((KBIT(OCL_K_COUNT) - 1) & ~(KBIT(OCL_K_TRANSPOSE_1) - 1))
 
@@ -78,16 +82,16 @@ typedef struct prog_def {
 } prog_def_t;
 
 static const prog_def_t kPrograms[OCL_PROG_COUNT] = {
-    [OCL_PROG_F32] = {"f32", "-DXK_F32",
-                      SRC_ELEMENTWISE | SRC_ROWOPS | SRC_GEMM, FLOAT_KERNELS},
-    [OCL_PROG_F16] = {"f16", "-DXK_F16",
-                      SRC_ELEMENTWISE | SRC_ROWOPS | SRC_GEMM, FLOAT_KERNELS},
+    [OCL_PROG_F32] = {"f32", "-DXK_F32", SRC_ELEMENTWISE | SRC_ROWOPS,
+                      FLOAT_KERNELS},
+    [OCL_PROG_F16] = {"f16", "-DXK_F16", SRC_ELEMENTWISE | SRC_ROWOPS,
+                      FLOAT_KERNELS},
     [OCL_PROG_I32] = {"i32", "-DXK_I32", SRC_ELEMENTWISE | SRC_ROWOPS,
                       KBIT(OCL_K_BINARY_SAME) | KBIT(OCL_K_BINARY_BCAST) |
                           KBIT(OCL_K_REDUCE)},
-    [OCL_PROG_I8] = {"i8", "-DXK_I8", SRC_GEMM,
-                     KBIT(OCL_K_MATMUL) | KBIT(OCL_K_CONV2D) |
-                         KBIT(OCL_K_MATMUL_SMALL) | KBIT(OCL_K_CONV2D_SMALL)},
+    [OCL_PROG_F32_GEMM] = {"f32 gemm", "-DXK_F32", SRC_GEMM, GEMM_KERNELS},
+    [OCL_PROG_F16_GEMM] = {"f16 gemm", "-DXK_F16", SRC_GEMM, GEMM_KERNELS},
+    [OCL_PROG_I8_GEMM] = {"i8 gemm", "-DXK_I8", SRC_GEMM, GEMM_KERNELS},
     [OCL_PROG_MISC] = {"misc", "-DXK_MISC", SRC_LAYOUT, MISC_KERNELS},
 };
 
@@ -311,10 +315,19 @@ ocl_prog_id_t ocl_prog_for(xhal_dtype_t dtype) {
       return OCL_PROG_F16;
     case XHAL_DTYPE_I32:
       return OCL_PROG_I32;
-    case XHAL_DTYPE_I8:
-      return OCL_PROG_I8;
     default:
       return OCL_PROG_F32;
+  }
+}
+
+ocl_prog_id_t ocl_gemm_prog_for(xhal_dtype_t dtype) {
+  switch (dtype) {
+    case XHAL_DTYPE_F16:
+      return OCL_PROG_F16_GEMM;
+    case XHAL_DTYPE_I8:
+      return OCL_PROG_I8_GEMM;
+    default:
+      return OCL_PROG_F32_GEMM;
   }
 }
 

@@ -98,8 +98,13 @@ xhal_status_t ocl_op_launch(struct xhal_plugin_stream* s,
                             uint32_t work_dim, const size_t* global,
                             const size_t* local);
 
-/* The program for operands of `dtype` (f32, f16, i32 or i8). */
+/* The program of the elementwise and row kernels for operands of
+ * `dtype` (f32, f16 or i32). */
 ocl_prog_id_t ocl_prog_for(xhal_dtype_t dtype);
+
+/* The program of the matmul/conv2d kernels for operands of `dtype` (f32,
+ * f16 or i8). */
+ocl_prog_id_t ocl_gemm_prog_for(xhal_dtype_t dtype);
 
 /* Element offset of a tensor in its buffer (the catalog aligns byte
  * offsets to the element size). */

@@ -99,7 +99,7 @@ xhal_status_t ocl_op_matmul(struct xhal_plugin_stream* s,
   if (ocl_gemm_supports(NULL, s->dev, call) != XHAL_OK)
     return ocl_error(s->dev->ctx, XHAL_ERROR_UNSUPPORTED,
                      "opencl: matmul: an operand has 2^31 or more elements");
-  status = ocl_op_program(s->dev, ocl_prog_for(a->desc.dtype), &prog);
+  status = ocl_op_program(s->dev, ocl_gemm_prog_for(a->desc.dtype), &prog);
   if (status != XHAL_OK) return status;
   variant = pick_variant(s->dev, prog, (uint64_t)m, (uint64_t)n, 1);
   tile_grid(&prog->tiles[variant], (uint64_t)m, (uint64_t)n, global, local);
@@ -161,7 +161,7 @@ xhal_status_t ocl_op_conv2d(struct xhal_plugin_stream* s,
       ncol > OCL_GEMM_INDEX_LIMIT)
     return ocl_error(s->dev->ctx, XHAL_ERROR_UNSUPPORTED,
                      "opencl: conv2d: an operand has 2^31 or more elements");
-  status = ocl_op_program(s->dev, ocl_prog_for(x->desc.dtype), &prog);
+  status = ocl_op_program(s->dev, ocl_gemm_prog_for(x->desc.dtype), &prog);
   if (status != XHAL_OK) return status;
   p.N = (cl_int)x->desc.dims[0];
   p.C = (cl_int)x->desc.dims[1];
