@@ -47,10 +47,10 @@ inline float xk_unary(int op, float x) {
       /* NaN < 0 is false, so NaN passes through. */
       return x < 0.0f ? 0.0f : x;
     case XK_OP_GELU:
-      /* 1 + erf(z) written as erfc(-z): for negative x it keeps relative
-       * accuracy where 1 + erf(z) would cancel. */
       /* gelu(-inf) = 0, its limit (the formula gives -inf * 0 = NaN). */
       if (isinf(x)) return x > 0.0f ? x : 0.0f;
+      /* 1 + erf(z) written as erfc(-z): for negative x it keeps relative
+       * accuracy where 1 + erf(z) would cancel. */
       return 0.5f * x * erfc(-x * M_SQRT1_2_F);
     case XK_OP_SIGMOID:
       return 1.0f / (1.0f + exp(-x));
