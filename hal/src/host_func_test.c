@@ -46,6 +46,7 @@ static void close_plugin(void) { xhal_instance_release(g_instance); }
 typedef struct {
   xhal_stream_t stream;
   xhal_event_t event;
+  xhal_buffer_t buffer;
   xhal_status_t status;
   char message[512];
   atomic_int ran;
@@ -209,6 +210,61 @@ START_TEST(enqueue_on_own_stream_runs_after) {
 }
 END_TEST
 
+#ifdef XHAL_NPU_PLUGIN_PATH
+/* Enqueues a fill on its own stream once the test thread is inside a
+ * copy staged through host memory on that stream. */
+static xhal_status_t fill_own_stream_later(void* user_data) {
+  probe_t* probe = user_data;
+  struct timespec pause = {0, 200 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  static const uint8_t zero = 0;
+  probe_done(probe, xhal_stream_enqueue_fill(probe->stream, probe->buffer, 0,
+                                             64, &zero, 1));
+  return XHAL_OK;
+}
+
+/* A copy staged through host memory (or made on third devices) finishes
+ * the stream's earlier work before it returns. A host function in that
+ * work may enqueue on its own stream meanwhile: the copy must not keep
+ * the stream locked while it waits, or both wait for ever. Loop index:
+ * 0, the destination on another plugin (staged); 1, both buffers on
+ * another plugin (a third-party copy). */
+START_TEST(staged_copy_beside_host_func_enqueue) {
+  const char* const paths[2] = {XHAL_CPU_PLUGIN_PATH, XHAL_NPU_PLUGIN_PATH};
+  g_instance = test_instance_on(paths, 2);
+  xhal_device_t cpu = NULL, npu = NULL;
+  uint32_t count = 0;
+  ck_assert_int_eq(xhal_instance_device_count(g_instance, &count), XHAL_OK);
+  for (uint32_t i = 0; i < count; ++i) {
+    xhal_device_t d = NULL;
+    ck_assert_int_eq(xhal_instance_device(g_instance, i, &d), XHAL_OK);
+    if (strcmp(xhal_device_plugin_name(d), "cpu") == 0 && !cpu) cpu = d;
+    if (strcmp(xhal_device_plugin_name(d), "npu") == 0 && !npu) npu = d;
+  }
+  ck_assert_msg(cpu && npu, "a CPU and an NPU device");
+  probe_t probe = {0};
+  xhal_buffer_t src = NULL, dst = NULL;
+  ck_assert_int_eq(xhal_stream_create(cpu, &probe.stream), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(cpu, 64, 0, &probe.buffer), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(_i ? npu : cpu, 64, 0, &src), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(npu, 64, 0, &dst), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_host_func(probe.stream,
+                                                 fill_own_stream_later, &probe),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_copy(probe.stream, src, 0, dst, 0, 64),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(probe.stream), XHAL_OK);
+  ck_assert_int_eq(atomic_load(&probe.ran), 1);
+  ck_assert_msg(probe.status == XHAL_OK, "%s", probe.message);
+  xhal_buffer_release(src);
+  xhal_buffer_release(dst);
+  xhal_buffer_release(probe.buffer);
+  xhal_stream_release(probe.stream);
+  close_plugin();
+}
+END_TEST
+#endif
+
 /* Values outside xhal_status_t, by loop index: plugin, then the value. */
 static const long long kBadValues[] = {12345, -7};
 
@@ -252,6 +308,9 @@ int main(void) {
   tcase_add_loop_test(tc, enqueue_on_own_stream_runs_after, 0, kPlugins);
   tcase_add_loop_test(tc, undefined_status_becomes_execution_failed, 0,
                       2 * kPlugins);
+#ifdef XHAL_NPU_PLUGIN_PATH
+  tcase_add_loop_test(tc, staged_copy_beside_host_func_enqueue, 0, 2);
+#endif
   suite_add_tcase(suite, tc);
   SRunner* runner = srunner_create(suite);
   srunner_run_all(runner, CK_NORMAL);

@@ -448,14 +448,8 @@ static xhal_status_t staged_copy(xhal_stream_t stream, xhal_buffer_t src,
                      "staging buffer of %llu bytes for a cross-device copy",
                      (unsigned long long)chunk);
   }
-  /* Earlier work of the stream (which may produce src or consume dst)
-   * must be done before the host touches either side. */
-  xhal_status_t status =
-      stream->device->plugin->table.stream_synchronize(stream->handle);
-  if (status != XHAL_OK) {
-    status =
-        plugin_result(stream->device->plugin, "stream_synchronize", status);
-  }
+  /* The caller has finished the stream's earlier work. */
+  xhal_status_t status = XHAL_OK;
   for (uint64_t done = 0; status == XHAL_OK && done < size; done += chunk) {
     uint64_t n = size - done < chunk ? size - done : chunk;
     status = staged_chunk(stream, src, src_offset + done, dst,
@@ -465,21 +459,17 @@ static xhal_status_t staged_copy(xhal_stream_t stream, xhal_buffer_t src,
   return status;
 }
 
-/* A copy where neither buffer lives on the stream's device: the stream's
- * earlier work (which may include waits on the producers of src) is
- * finished first, then the copy runs on the buffers' own devices'
+/* A copy where neither buffer lives on the stream's device: once the
+ * caller has finished the stream's earlier work (which may include waits
+ * on the producers of src), the copy runs on the buffers' own devices'
  * internal streams, and completes before the call returns, so the
  * stream's later work sees it. */
-static xhal_status_t third_party_copy(xhal_stream_t stream, xhal_buffer_t src,
-                                      uint64_t src_offset, xhal_buffer_t dst,
-                                      uint64_t dst_offset, uint64_t size) {
+static xhal_status_t third_party_copy(xhal_buffer_t src, uint64_t src_offset,
+                                      xhal_buffer_t dst, uint64_t dst_offset,
+                                      uint64_t size) {
   xhal_device_t sd = src->device;
   xhal_device_t dd = dst->device;
-  xhal_status_t status =
-      stream->device->plugin->table.stream_synchronize(stream->handle);
-  if (status != XHAL_OK) {
-    return plugin_result(stream->device->plugin, "stream_synchronize", status);
-  }
+  xhal_status_t status = XHAL_OK;
   int direct = sd == dd || (sd->plugin == dd->plugin &&
                             (sd->props.capabilities & XHAL_CAP_PEER_COPY) &&
                             (dd->props.capabilities & XHAL_CAP_PEER_COPY));
@@ -568,13 +558,20 @@ XHAL_API xhal_status_t xhal_stream_enqueue_copy(
     status = host_call_check_wait(stream, UINT64_MAX,
                                   "a copy staged through host memory");
     if (status != XHAL_OK) return status;
+    /* That work (which may produce src or consume dst) is finished before
+     * either side is touched, waited for without the stream's lock: a
+     * host function in it may enqueue on its own stream meanwhile. */
+    status = plugin->table.stream_synchronize(stream->handle);
+    if (status != XHAL_OK) {
+      return plugin_result(plugin, "stream_synchronize", status);
+    }
   }
   uint64_t t0 = trace_begin(stream->obj.instance);
   int locked = stream_lock(stream);
   if (third_party) {
     tracer_t* tracer = stream->obj.instance->tracer;
     uint64_t c0 = tracer ? tracer_now_ns() : 0;
-    status = third_party_copy(stream, src, src_offset, dst, dst_offset, size);
+    status = third_party_copy(src, src_offset, dst, dst_offset, size);
     if (tracer) {
       tracer_op(tracer, stream->trace_track, "copy", c0, tracer_now_ns());
     }
