@@ -407,7 +407,7 @@ typedef struct xhal_op_impl_desc {
  * must be one of the operator's signatures in docs/ops.md. Returns
  * XHAL_ERROR_INVALID_ARGUMENT (NULL desc, enqueue or name, unknown
  * dtypes, a dtype count outside 1..5 or outside the operator's input
- * count plus the output, op id unknown and below XHAL_OP_CUSTOM_BASE),
+ * count plus the output, op id unknown and below XHAL_OP_CUSTOM_BASE,
  * malformed limits: see docs/framework-guide.md section 6),
  * XHAL_ERROR_DTYPE_MISMATCH (a signature the catalog does not have, as
  * xhal_op_validate answers a call with those dtypes; the message names
