@@ -85,7 +85,7 @@ case $mode in
       # libxhal loads the plugin (XHAL_PLUGINS replaces discovery).
       info=$(XHAL_PLUGINS=$plugin "$prefix/bin/xhal-info")
       echo "$info"
-      echo "$info" | grep -Eq '^ *\[[0-9]+\] sdkcheck +loaded' || {
+      grep -Eq '^ *\[[0-9]+\] sdkcheck +loaded' <<<"$info" || {
         echo "xhal-info does not list the sdkcheck plugin as loaded" >&2
         exit 1
       }
@@ -96,8 +96,8 @@ case $mode in
       # first and this one is listed as its duplicate.)
       info=$("$prefix/bin/xhal-info")
       echo "$info"
-      if ! echo "$info" | grep -Eq '^ *\[[0-9]+\] cpu +loaded' ||
-        ! echo "$info" | grep -Fq "$prefix/lib/xhal/plugins/libxhal_cpu.so"; then
+      if ! grep -Eq '^ *\[[0-9]+\] cpu +loaded' <<<"$info" ||
+        ! grep -Fq "$prefix/lib/xhal/plugins/libxhal_cpu.so" <<<"$info"; then
         echo "xhal-info from the install does not load its CPU plugin" >&2
         exit 1
       fi
