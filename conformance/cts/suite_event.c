@@ -301,6 +301,84 @@ static void test_cross_plugin(cts_ctx_t* ctx) {
   xhal_stream_release(s1);
 }
 
+/* Appends a letter to a log in stream order. */
+typedef struct letter_log {
+  char text[64];
+  atomic_uint length;
+} letter_log_t;
+
+typedef struct letter {
+  letter_log_t* log;
+  char value;
+} letter_t;
+
+static xhal_status_t append_letter(void* p) {
+  letter_t* l = p;
+  unsigned n = atomic_fetch_add(&l->log->length, 1u);
+  if (n < sizeof(l->log->text) - 1) l->log->text[n] = l->value;
+  return XHAL_OK;
+}
+
+/* Streams `a` and `b` ping-pong through `ea` (of a's device) and `eb`:
+ * each event is recorded again before the other stream (held back by a
+ * gate at first) has reached its wait on the previous record. Every wait
+ * must bind to the record before it, else the program waits on its own
+ * future. */
+static void check_rerecord_ping_pong(xhal_stream_t a, xhal_stream_t b,
+                                     xhal_event_t ea, xhal_event_t eb,
+                                     const char* what) {
+  enum { kRounds = 4 };
+  cts_gate_t* gate = cts_gate_new();
+  letter_log_t log;
+  memset(&log, 0, sizeof(log));
+  letter_t la = {&log, 'A'}, lb = {&log, 'B'};
+  cts_gate_open_after(gate, 100);
+  cts_ok(xhal_stream_enqueue_host_func(b, cts_gate_func, gate), "%s: gate",
+         what);
+  for (int round = 0; round < kRounds; ++round) {
+    cts_ok(xhal_stream_enqueue_host_func(a, append_letter, &la), "%s: A", what);
+    cts_ok(xhal_stream_record_event(a, ea), "%s: record A's event", what);
+    cts_ok(xhal_stream_wait_event(b, ea), "%s: B waits on A's event", what);
+    cts_ok(xhal_stream_enqueue_host_func(b, append_letter, &lb), "%s: B", what);
+    cts_ok(xhal_stream_record_event(b, eb), "%s: record B's event", what);
+    cts_ok(xhal_stream_wait_event(a, eb), "%s: A waits on B's event", what);
+  }
+  cts_ok(xhal_stream_record_event(a, ea), "%s: last record", what);
+  cts_step("%s: wait for the last records", what);
+  xhal_status_t wa = xhal_event_wait(ea, 10000000000ull);
+  xhal_status_t wb = xhal_event_wait(eb, 10000000000ull);
+  if (wa == XHAL_ERROR_TIMEOUT || wb == XHAL_ERROR_TIMEOUT) {
+    cts_gate_open(gate);
+    cts_fail(
+        "%s: the ping-pong deadlocked: a wait bound to a record made "
+        "after it (event of A: %s, event of B: %s)",
+        what, xhal_status_name(wa), xhal_status_name(wb));
+  }
+  cts_ok(wa, "%s: wait on A's last record", what);
+  cts_ok(wb, "%s: wait on B's last record", what);
+  cts_ok(xhal_stream_synchronize(a), "%s: synchronize A", what);
+  cts_ok(xhal_stream_synchronize(b), "%s: synchronize B", what);
+  cts_check(strcmp(log.text, "ABABABAB") == 0,
+            "%s: the streams ran '%s', not alternately ABABABAB", what,
+            log.text);
+  cts_gate_free(gate);
+}
+
+static void test_cross_plugin_rerecord(cts_ctx_t* ctx) {
+  xhal_device_t ours = cts_device(ctx);
+  xhal_device_t theirs = cts_partner_device(ctx);
+  xhal_stream_t s0 = cts_stream(ours);
+  xhal_stream_t s1 = cts_stream(theirs);
+  xhal_event_t e0 = cts_event(ours);
+  xhal_event_t e1 = cts_event(theirs);
+  check_rerecord_ping_pong(s0, s1, e0, e1, "this plugin records first");
+  check_rerecord_ping_pong(s1, s0, e1, e0, "partner plugin records first");
+  xhal_event_release(e0);
+  xhal_event_release(e1);
+  xhal_stream_release(s0);
+  xhal_stream_release(s1);
+}
+
 /* Records a, b, c around `between` (a host function, or a fill of
  * `fill_bytes` when NULL) and returns elapsed(a, a), (a, b), (a, c). */
 static void elapsed_triplet(cts_ctx_t* ctx, xhal_host_func_t between,
@@ -462,6 +540,8 @@ static const cts_test_t kTests[] = {
      test_cross_device, 0},
     {"cross_plugin", "R-EVT-8", CTS_PROFILE_CORE, CTS_NEED_PARTNER,
      test_cross_plugin, 0},
+    {"cross_plugin_rerecord", "R-EVT-14", CTS_PROFILE_CORE, CTS_NEED_PARTNER,
+     test_cross_plugin_rerecord, 0},
     {"elapsed_monotonic", "R-EVT-9", CTS_PROFILE_CORE, CTS_NEED_PROFILING,
      test_elapsed_monotonic, 0},
     {"elapsed_real_time", "R-EVT-13", CTS_PROFILE_OPTIONAL, CTS_NEED_PROFILING,
