@@ -5,7 +5,7 @@
 # Usage: conformance/fuzz/run_fuzz.sh [SECONDS] [BUILD_DIR] [HARNESS...]
 #   SECONDS    per harness (default 30)
 #   BUILD_DIR  default <repo>/build-fuzz
-#   HARNESS    default: loader_env npu_ring xfail api_seq
+#   HARNESS    default: loader_env npu_ring xfail api_seq api_valid
 # Prints executions and findings per harness; a finding's reproducer is
 # left in BUILD_DIR/fuzz-artifacts/<harness>/ (replay it with
 # BUILD_DIR/conformance/fuzz/fuzz_<harness> FILE, or with the gcc-built
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${2:-$root/build-fuzz}
 if [ $# -ge 2 ]; then shift 2; else shift $#; fi
-harnesses=${*:-loader_env npu_ring xfail api_seq}
+harnesses=${*:-loader_env npu_ring xfail api_seq api_valid}
 jobs=${XHAL_FUZZ_JOBS:-2}
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -31,7 +31,9 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 targets=""
 for h in $harnesses; do targets="$targets fuzz_$h"; done
-cmake --build "$build" -j"$jobs" --target $targets xhal_cpu >"$build/fuzz-build.log" 2>&1 ||
+# The plugins the API harnesses load are named here: they are modules
+# the harnesses open at run time, not link dependencies.
+cmake --build "$build" -j"$jobs" --target $targets xhal_cpu xhal_npu >"$build/fuzz-build.log" 2>&1 ||
   { tail -40 "$build/fuzz-build.log"; exit 2; }
 
 export OPENBLAS_NUM_THREADS=1
