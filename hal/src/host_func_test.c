@@ -297,6 +297,93 @@ START_TEST(undefined_status_becomes_execution_failed) {
 }
 END_TEST
 
+/* ------------------------------------------------ host functions in place */
+
+/* A device without host functions runs each in the enqueue call, holding
+ * the stream: the same rules hold there, and entries the host function
+ * makes on its own stream pass the stream's lock instead of deadlocking
+ * (a host function they enqueue runs in place, at once). */
+
+static void open_in_place(void) {
+  static const char* const path = XHAL_NO_HOST_FUNC_PLUGIN_PATH;
+  g_instance = test_instance_on(&path, 1);
+  ck_assert_int_eq(xhal_instance_device(g_instance, 0, &g_device), XHAL_OK);
+  xhal_device_properties_t props = {.struct_size = sizeof(props)};
+  ck_assert_int_eq(xhal_device_properties(g_device, &props), XHAL_OK);
+  ck_assert(!(props.capabilities & XHAL_CAP_HOST_FUNC));
+}
+
+START_TEST(in_place_synchronize_own_stream_is_refused) {
+  open_in_place();
+  probe_t probe = {0};
+  ck_assert_int_eq(xhal_stream_create(g_device, &probe.stream), XHAL_OK);
+  ck_assert_int_eq(
+      xhal_stream_enqueue_host_func(probe.stream, sync_own_stream, &probe),
+      XHAL_OK);
+  ck_assert_int_eq(atomic_load(&probe.ran), 1);
+  expect_refused(&probe, "xhal_stream_synchronize");
+  ck_assert_int_eq(xhal_stream_synchronize(probe.stream), XHAL_OK);
+  xhal_stream_release(probe.stream);
+  close_plugin();
+}
+END_TEST
+
+typedef struct {
+  xhal_stream_t stream;
+  xhal_buffer_t buffer;
+  xhal_status_t write, host_func, record;
+  xhal_event_t event;
+  atomic_int flag;
+} nested_t;
+
+static xhal_status_t enqueue_more(void* user_data) {
+  nested_t* n = user_data;
+  static const uint32_t value = 0x600DF00Du;
+  n->write = xhal_stream_enqueue_write(n->stream, n->buffer, 0, &value, 4);
+  n->host_func = xhal_stream_enqueue_host_func(n->stream, set_flag, &n->flag);
+  n->record = xhal_stream_record_event(n->stream, n->event);
+  return XHAL_OK;
+}
+
+START_TEST(in_place_enqueue_on_own_stream) {
+  open_in_place();
+  nested_t n = {0};
+  ck_assert_int_eq(xhal_stream_create(g_device, &n.stream), XHAL_OK);
+  ck_assert_int_eq(xhal_buffer_alloc(g_device, 64, 0, &n.buffer), XHAL_OK);
+  ck_assert_int_eq(xhal_event_create(g_device, &n.event), XHAL_OK);
+  ck_assert_int_eq(xhal_stream_enqueue_host_func(n.stream, enqueue_more, &n),
+                   XHAL_OK);
+  ck_assert_int_eq(n.write, XHAL_OK);
+  ck_assert_int_eq(n.host_func, XHAL_OK);
+  ck_assert_int_eq(n.record, XHAL_OK);
+  ck_assert_int_eq(atomic_load(&n.flag), 1);
+  ck_assert_int_eq(xhal_event_wait(n.event, kWaitNs), XHAL_OK);
+  uint32_t back = 0;
+  ck_assert_int_eq(xhal_stream_enqueue_read(n.stream, n.buffer, 0, &back, 4),
+                   XHAL_OK);
+  ck_assert_int_eq(xhal_stream_synchronize(n.stream), XHAL_OK);
+  ck_assert_uint_eq(back, 0x600DF00Du);
+  xhal_event_release(n.event);
+  xhal_buffer_release(n.buffer);
+  xhal_stream_release(n.stream);
+  close_plugin();
+}
+END_TEST
+
+START_TEST(in_place_undefined_status) {
+  open_in_place();
+  char needle[32];
+  snprintf(needle, sizeof(needle), "returned %lld", kBadValues[_i]);
+  xhal_stream_t stream;
+  ck_assert_int_eq(xhal_stream_create(g_device, &stream), XHAL_OK);
+  ck_assert_status_msg(xhal_stream_enqueue_host_func(stream, return_value,
+                                                     (void*)&kBadValues[_i]),
+                       XHAL_ERROR_EXECUTION_FAILED, needle);
+  xhal_stream_release(stream);
+  close_plugin();
+}
+END_TEST
+
 int main(void) {
   Suite* suite = suite_create("host_func");
   TCase* tc = tcase_create("every_plugin");
@@ -312,6 +399,12 @@ int main(void) {
   tcase_add_loop_test(tc, staged_copy_beside_host_func_enqueue, 0, 2);
 #endif
   suite_add_tcase(suite, tc);
+  TCase* in_place = tcase_create("in_place");
+  tcase_set_timeout(in_place, 30);
+  tcase_add_test(in_place, in_place_synchronize_own_stream_is_refused);
+  tcase_add_test(in_place, in_place_enqueue_on_own_stream);
+  tcase_add_loop_test(in_place, in_place_undefined_status, 0, 2);
+  suite_add_tcase(suite, in_place);
   SRunner* runner = srunner_create(suite);
   srunner_run_all(runner, CK_NORMAL);
   int failed = srunner_ntests_failed(runner);

@@ -261,7 +261,9 @@ XHAL_API XHAL_MUST_USE xhal_status_t xhal_stream_enqueue_fill(
  * without XHAL_CAP_HOST_FUNC the call waits for the stream and runs fn
  * before it returns.
  * Inside fn, the whole API may be called (enqueue on any stream, its own
- * included: that work runs after fn), except what would wait for fn's own
+ * included: with XHAL_CAP_HOST_FUNC that work runs after fn; without, fn
+ * runs in place and what it enqueues may start before fn returns),
+ * except what would wait for fn's own
  * stream to pass fn: xhal_stream_synchronize of that stream, a waiting
  * xhal_event_wait on an event recorded on it after fn was enqueued, a
  * copy staged through host memory on it, and xhal_stream_wait_event on a
