@@ -6,7 +6,7 @@
 # NAME_), the plugin name the host reports, and the library file
 # libxhal_NAME.so. NAME must be a lowercase C identifier (it becomes part
 # of C names and of the file name libxhal discovers), 2 to 32 characters,
-# and not the name of a plugin xhal ships. DIR must not exist yet.
+# and not the name of a plugin xhal ships (cpu, opencl, npu, cuda). DIR must not exist yet.
 #
 # Then: cmake -S DIR -B DIR/build -DCMAKE_PREFIX_PATH=<xhal prefix>
 #       cmake --build DIR/build && ctest --test-dir DIR/build
@@ -32,7 +32,7 @@ if ! [[ $name =~ ^[a-z][a-z0-9_]{1,31}$ ]]; then
   exit 1
 fi
 case $name in
-  cpu | opencl | npu)
+  cpu | opencl | npu | cuda)
     # libxhal loads one plugin per name; a second "cpu" would be rejected
     # as a duplicate of the shipped one.
     echo "error: '$name' is the name of a plugin that ships with xhal" >&2

@@ -6,8 +6,10 @@
 #   -DEXPECT=pass|fail    pass: exit 0 and every plugin core conformant;
 #                         fail: exit 1 and the test EXPECT_TEST failed
 #   -DEXPECT_TEST=s.name  (fail) the test that must be among the failures
+#   -DEXPECT_MESSAGE=re   (fail) its message matches this regex
 #   -DEXPECT_NO_SKIP=a,b  tests that must have run (not been skipped) on at
 #                         least one of the plugins
+#   -DEXPECT_SKIPPED=a,b  tests that must be skipped on every plugin
 #   -DARGS=a,b            extra xhal-cts arguments, comma-separated
 #   -DEXPECT_DEVICES=N    (with --device all) the report has one run per
 #                         device of the plugin, devices 0 .. N-1, each
@@ -127,10 +129,14 @@ foreach(p RANGE ${last_plugin})
         list(APPEND failed_tests "${suite}.${tname}")
         if("${suite}.${tname}" STREQUAL "${EXPECT_TEST}")
           set(found_expected TRUE)
+          string(JSON expected_message GET "${test}" message)
         endif()
       endif()
       if(result STREQUAL "pass" OR result STREQUAL "fail")
         list(APPEND ran "${suite}.${tname}")
+      endif()
+      if(result STREQUAL "skip")
+        list(APPEND skipped_anywhere "${suite}.${tname}")
       endif()
     endforeach()
   endif()
@@ -150,6 +156,17 @@ foreach(p RANGE ${last_plugin})
   list(APPEND ran_anywhere ${ran})
 endforeach()
 
+if(DEFINED EXPECT_SKIPPED)
+  string(REPLACE "," ";" must_skip "${EXPECT_SKIPPED}")
+  foreach(test ${must_skip})
+    list(FIND skipped_anywhere ${test} at)
+    list(FIND ran_anywhere ${test} ran_at)
+    if(at EQUAL -1 OR NOT ran_at EQUAL -1)
+      message(FATAL_ERROR "${test} was not skipped")
+    endif()
+  endforeach()
+endif()
+
 if(DEFINED EXPECT_NO_SKIP)
   string(REPLACE "," ";" must_run "${EXPECT_NO_SKIP}")
   foreach(test ${must_run})
@@ -164,6 +181,11 @@ if(EXPECT STREQUAL "fail")
   if(NOT found_expected)
     message(FATAL_ERROR
       "the run failed, but not on ${EXPECT_TEST}; failed tests: ${failed_tests}")
+  endif()
+  if(DEFINED EXPECT_MESSAGE AND
+     NOT expected_message MATCHES "${EXPECT_MESSAGE}")
+    message(FATAL_ERROR "${EXPECT_TEST} failed with '${expected_message}', "
+      "which does not match '${EXPECT_MESSAGE}'")
   endif()
   message(STATUS "caught by ${EXPECT_TEST} (failures: ${failed_tests})")
 endif()

@@ -55,6 +55,11 @@ typedef enum cts_need {
   CTS_NEED_PARTNER,      /* a second plugin under test (--plugin) */
   CTS_NEED_NO_TIMING,    /* XHAL_CAP_STREAM_NO_TIMING */
   CTS_NEED_HOST_ALLOC,   /* XHAL_CAP_HOST_ALLOC */
+  /* What the plugin registered (the probe knows it before planning, so
+   * --list --plugin predicts these skips too): */
+  CTS_NEED_IMPL,          /* any operator implementation */
+  CTS_NEED_SUPPORTS_IMPL, /* one with a supports() predicate */
+  CTS_NEED_PLAIN_IMPL,    /* a catalog one on the device under test */
   CTS_NEED_COUNT
 } cts_need_t;
 
@@ -136,6 +141,8 @@ typedef struct cts_probe {
   uint32_t libxhal_loaded;
   char libxhal_reason[512];
   uint32_t libxhal_devices;
+  char running[256];       /* the call the probe child was in */
+  char teardown_hang[256]; /* set when it hung in a teardown entry */
 } cts_probe_t;
 
 /* ------------------------------------------------------- plan, results */
@@ -179,6 +186,9 @@ typedef struct cts_plugin_run {
   /* 1 when --device chose the device(s): an implementation registered
    * for one device is then tested only in that device's run. */
   uint32_t device_selected;
+  /* Non-empty once a teardown entry hung (in the probe or a test): where.
+   * Later tests then skip teardown (cts_teardown_guard). */
+  char teardown_hang[400];
   /* "cpu", or "cpu@1" when the plugin is tested on several devices or on
    * one other than its first (--device): the run's name in reports. */
   char label[XHAL_NAME_MAX + 16];
@@ -243,12 +253,36 @@ void cts_skip(const char* fmt, ...)
 void cts_check(int cond, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Fails unless got == want; the message names both statuses, `what`,
- * and libxhal's (or the CTS host's) last error message. */
-void cts_expect(xhal_status_t got, xhal_status_t want, const char* fmt, ...)
+ * and the messages libxhal and the plugin (through the CTS host) set
+ * during that call, never one left by an earlier call. As macros they
+ * note the call as running before it starts (a crash or a hang inside
+ * names it) and mark where its messages begin; a plain variable (a
+ * status stored by an earlier line) keeps the window of the call that
+ * produced it. */
+#define cts_expect(got, want, ...) \
+  cts_expect_((cts_call_begin(#got), (got)), (want), __VA_ARGS__)
+#define cts_ok(got, ...) cts_ok_((cts_call_begin(#got), (got)), __VA_ARGS__)
+void cts_expect_(xhal_status_t got, xhal_status_t want, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* cts_expect(got, XHAL_OK, ...). */
-void cts_ok(xhal_status_t got, const char* fmt, ...)
+void cts_ok_(xhal_status_t got, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Runs a call whose result is not checked (a void entry), noted as
+ * running while it runs. */
+#define cts_call(expr)     \
+  do {                     \
+    cts_call_begin(#expr); \
+    expr;                  \
+    cts_call_end();        \
+  } while (0)
+void cts_call_begin(const char* call);
+void cts_call_end(void);
+/* Fails the test at once if a teardown entry (device_close, shutdown,
+ * or libxhal's release that calls them) of the plugin already hung in
+ * this run: it would hang again and cost another timeout. Call before a
+ * test's own teardown calls. */
+void cts_teardown_guard(void);
+/* Fails the test: cts_direct_close skipped a teardown that hung before. */
+void cts_teardown_skip_fail(const char* reason) __attribute__((noreturn));
 
 /* Monotonic time in nanoseconds. */
 uint64_t cts_now_ns(void);

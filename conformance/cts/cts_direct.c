@@ -7,9 +7,11 @@
 #include "cts_direct.h"
 
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xhal/xhal.h>
 
 /* ------------------------------------------------------ required entries */
@@ -78,6 +80,47 @@ const char* cts_direct_missing_required(const xhal_plugin_dispatch_t* table) {
 static _Thread_local char tls_message[1024];
 static _Thread_local xhal_status_t tls_status;
 static _Thread_local uint32_t tls_count;
+static _Thread_local uint32_t tls_seq;
+
+uint32_t cts_direct_message_seq(void) { return tls_seq; }
+
+/* The running note (of the call the test's thread is in). */
+static char* g_running_page;
+static size_t g_running_size;
+
+void cts_direct_attach_running(char* page, size_t size) {
+  g_running_page = page;
+  g_running_size = size;
+  if (page && size) page[0] = '\0';
+}
+
+void cts_direct_note_running(const char* call) {
+  if (!g_running_page || g_running_size == 0) return;
+  /* Only the process's main thread (the test's) writes the note, so
+   * helper threads of a test neither race on it nor overwrite it. */
+  if (gettid() != getpid()) return;
+  if (call && call[0]) {
+    snprintf(g_running_page, g_running_size, "%s", call);
+  } else {
+    g_running_page[0] = '\0';
+  }
+}
+
+const char* cts_direct_running(void) {
+  return g_running_page ? g_running_page : "";
+}
+
+static char g_teardown_hang[512];
+static void (*g_teardown_on_skip)(const char*);
+
+void cts_direct_set_teardown_hang(const char* reason,
+                                  void (*on_skip)(const char* reason)) {
+  snprintf(g_teardown_hang, sizeof(g_teardown_hang), "%s",
+           reason ? reason : "");
+  g_teardown_on_skip = on_skip;
+}
+
+const char* cts_direct_teardown_hang(void) { return g_teardown_hang; }
 
 const char* cts_direct_last_message(xhal_status_t* out_status) {
   if (out_status) *out_status = tls_status;
@@ -152,6 +195,7 @@ static void host_set_error(void* host_context, xhal_status_t status,
   (void)host_context;
   tls_status = status;
   tls_count++;
+  tls_seq++;
   snprintf(tls_message, sizeof(tls_message), "%s",
            message ? message : "(NULL message)");
 }
@@ -288,11 +332,24 @@ xhal_status_t cts_direct_device(cts_direct_t* direct, uint32_t index,
 
 void cts_direct_close(cts_direct_t* direct) {
   if (!direct) return;
+  if (direct->initialized && g_teardown_hang[0]) {
+    /* It hung before and would hang again: leave the context to the
+     * process's exit. */
+    if (g_teardown_on_skip) g_teardown_on_skip(g_teardown_hang);
+    return;
+  }
   if (direct->initialized) {
     for (uint32_t i = 0; i < CTS_DIRECT_MAX_DEVICES; ++i) {
-      if (direct->devices[i]) direct->table.device_close(direct->devices[i]);
+      if (!direct->devices[i]) continue;
+      char note[64];
+      snprintf(note, sizeof(note), "device_close (device %u)", i);
+      cts_direct_note_running(note);
+      direct->table.device_close(direct->devices[i]);
+      cts_direct_note_running(NULL);
     }
+    cts_direct_note_running("shutdown");
     direct->table.shutdown(direct->context);
+    cts_direct_note_running(NULL);
   }
   if (direct->dl) dlclose(direct->dl);
   free(direct);

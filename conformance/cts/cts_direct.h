@@ -88,6 +88,24 @@ const char* cts_direct_last_message(xhal_status_t* out_status);
 void cts_direct_clear_message(void);
 /* Number of set_error calls on this thread since the last clear. */
 uint32_t cts_direct_message_count(void);
+/* Number of set_error calls on this thread ever (never cleared): a
+ * message is from a call if this grew while the call ran. */
+uint32_t cts_direct_message_seq(void);
+
+/* Where the call running now is noted (a page the parent reads after a
+ * crash or a timeout); NULL: nowhere. */
+void cts_direct_attach_running(char* page, size_t size);
+/* Notes `call` as running on this thread (NULL or "": none). */
+void cts_direct_note_running(const char* call);
+/* The text noted, or "". */
+const char* cts_direct_running(void);
+
+/* Once a teardown entry of the plugin hung in this run (`reason` says
+ * where), cts_direct_close calls none again: it calls `on_skip(reason)`
+ * (which fails the test) instead, or just returns without it. */
+void cts_direct_set_teardown_hang(const char* reason,
+                                  void (*on_skip)(const char* reason));
+const char* cts_direct_teardown_hang(void);
 
 /* Name of the first NULL required entry of `table`, or NULL. */
 const char* cts_direct_missing_required(const xhal_plugin_dispatch_t* table);

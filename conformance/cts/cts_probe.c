@@ -117,6 +117,13 @@ static void probe_direct(const char* path, cts_probe_t* out) {
   }
   out->impl_count = count;
   out->direct_ok = 1;
+  /* Open each device, so that the teardown below closes each: a
+   * device_close or a shutdown that hangs is found here, once, and named
+   * (the tests then skip teardown instead of each hanging in it). */
+  for (uint32_t i = 0; i < shown && i < CTS_DIRECT_MAX_DEVICES; ++i) {
+    xhal_plugin_device_t dev = NULL;
+    (void)cts_direct_device(direct, i, &dev);
+  }
   cts_direct_close(direct);
 }
 
@@ -146,12 +153,16 @@ static void probe_libxhal(const char* path, cts_probe_t* out) {
     copy_str(out->libxhal_reason, sizeof(out->libxhal_reason),
              "libxhal did not record the plugin file");
   }
+  cts_direct_note_running(
+      "xhal_instance_release (libxhal closes the devices, calls shutdown)");
   xhal_instance_release(instance);
+  cts_direct_note_running(NULL);
 }
 
 static void probe_child(const void* arg, void* shared) {
   const char* path = arg;
   cts_probe_t* out = shared;
+  cts_direct_attach_running(out->running, sizeof(out->running));
   probe_direct(path, out);
   probe_libxhal(path, out);
   out->completed = 1;
@@ -170,10 +181,15 @@ void cts_probe(const char* path, double timeout_s, cts_probe_t* out) {
   int exited = run_in_child(probe_child, path, shared, timeout_s);
   memcpy(out, shared, sizeof(*out));
   munmap(shared, sizeof(*shared));
+  if (!exited && cts_is_teardown_call(out->running)) {
+    snprintf(out->teardown_hang, sizeof(out->teardown_hang),
+             "%.200s hung in the probe", out->running);
+  }
   if (!exited && !out->direct_error[0]) {
-    copy_str(out->direct_error, sizeof(out->direct_error),
+    snprintf(out->direct_error, sizeof(out->direct_error),
              "the plugin crashed or hung while loading (the probe process "
-             "did not finish)");
+             "did not finish%s%.200s)",
+             out->running[0] ? "; it was in " : "", out->running);
   }
   if (!out->name[0]) {
     const char* base = strrchr(path, '/');

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "cts_run.h"
+#include "kernel_cases.h"
 #include "xfail.h"
 
 /* ----------------------------------------------------------------- plan */
@@ -73,6 +74,23 @@ static const char* missing_need(const cts_plugin_run_t* run, cts_need_t need) {
       break;
     case CTS_NEED_HOST_ALLOC:
       have = (caps & XHAL_CAP_HOST_ALLOC) != 0;
+      break;
+    case CTS_NEED_IMPL:
+      have = p->impl_count > 0;
+      break;
+    case CTS_NEED_SUPPORTS_IMPL:
+    case CTS_NEED_PLAIN_IMPL:
+      have = 0;
+      for (uint32_t i = 0; i < p->impl_count && !have; ++i) {
+        const cts_probe_impl_t* impl = &p->impls[i];
+        if (need == CTS_NEED_SUPPORTS_IMPL) {
+          have = impl->has_supports && kc_op_known(impl->op);
+        } else {
+          have = kc_op_known(impl->op) &&
+                 (impl->device_index == run->device ||
+                  impl->device_index == XHAL_PLUGIN_ALL_DEVICES);
+        }
+      }
       break;
     default:
       have = 1;
@@ -177,7 +195,12 @@ void cts_plan(cts_plugin_run_t* run, cts_profile_t profile, const char* suite) {
   /* A plugin that crashed or hung while the probe loaded it would do the
    * same in every test, each costing a timeout: only the abi suite runs
    * (it says what is wrong), the rest fail at once. */
-  if (!run->probe->completed) {
+  if (!run->probe->completed && run->probe->teardown_hang[0]) {
+    /* It loaded and answered; only its teardown hung: every test runs,
+     * none calls teardown again. */
+    snprintf(run->teardown_hang, sizeof(run->teardown_hang), "%s",
+             run->probe->teardown_hang);
+  } else if (!run->probe->completed) {
     for (uint32_t i = 0; i < run->test_count; ++i) {
       cts_planned_t* t = &run->tests[i];
       if (strcmp(t->suite, "abi") == 0 || t->skip_reason[0]) continue;
@@ -210,6 +233,14 @@ static struct {
   const cts_options_t* options;
 } g_child;
 
+int cts_is_teardown_call(const char* running) {
+  return strncmp(running, "device_close", 12) == 0 ||
+         strncmp(running, "shutdown", 8) == 0 ||
+         strncmp(running, "xhal_instance_release", 21) == 0 ||
+         strstr(running, "device_close(") != NULL ||
+         strstr(running, "shutdown(") != NULL;
+}
+
 START_TEST(cts_trampoline) {
   const cts_planned_t* t = &g_child.run->tests[_i];
   cts_ctx_t ctx;
@@ -219,6 +250,8 @@ START_TEST(cts_trampoline) {
   ctx.options = g_child.options;
   ctx.seed = cts_test_seed(g_child.options->seed, t->suite, t->name);
   cts_direct_set_device_under_test(g_child.run->device);
+  cts_direct_set_teardown_hang(g_child.run->teardown_hang,
+                               cts_teardown_skip_fail);
   if (t->fn) {
     t->fn(&ctx);
   } else {
@@ -272,14 +305,31 @@ static void run_one(cts_plugin_run_t* run, uint32_t index,
        * its last step does. */
       r->outcome = CTS_FAIL;
       char what[160];
-      if (strstr(msg, "timeout")) {
+      const int timed_out = strstr(msg, "timeout") != NULL;
+      if (timed_out) {
         snprintf(what, sizeof(what), "timed out after %.1f s (hang?)",
                  timeout_s);
       } else {
         snprintf(what, sizeof(what), "%.150s", msg);
       }
-      snprintf(r->message, sizeof(r->message), "%s%s%.1800s", what,
+      const char* running = step_page + kStepPageSize / 2;
+      char where[600];
+      if (running[0]) {
+        snprintf(where, sizeof(where), " in %.500s", running);
+      } else {
+        snprintf(where, sizeof(where),
+                 " with no plugin call running on the test's thread");
+      }
+      snprintf(r->message, sizeof(r->message), "%s%s%s%.1200s", what, where,
                step_page[0] ? "; last step: " : "", step_page);
+      /* A hang in teardown would repeat in every later test: the later
+       * children skip teardown, and tests that tear down themselves fail
+       * at once, naming this one. */
+      if (timed_out && cts_is_teardown_call(running) &&
+          !run->teardown_hang[0]) {
+        snprintf(run->teardown_hang, sizeof(run->teardown_hang),
+                 "%.200s hung in %s.%.100s", running, t->suite, t->name);
+      }
     } else {
       r->outcome = CTS_FAIL;
       snprintf(r->message, sizeof(r->message), "%s", msg);

@@ -37,6 +37,10 @@ void cts_run_plugin(cts_plugin_run_t* run, const cts_options_t* options,
 void cts_step_attach(char* page, size_t size);
 void cts_ctx_close(cts_ctx_t* ctx);
 
+/* 1 if a running note (cts_direct_note_running) names a teardown entry:
+ * device_close, shutdown, or the libxhal release that calls them. */
+int cts_is_teardown_call(const char* running);
+
 /* FNV-1a of a string mixed into a seed: each test gets its own stream
  * of random numbers, independent of which other tests run. */
 uint64_t cts_test_seed(uint64_t seed, const char* suite, const char* name);

@@ -26,9 +26,41 @@
 static char* g_step_page;
 static size_t g_step_size;
 
+/* The page's first half holds the last step, the second the call that
+ * is running (cts_direct_note_running). */
 void cts_step_attach(char* page, size_t size) {
   g_step_page = page;
-  g_step_size = size;
+  g_step_size = size / 2;
+  cts_direct_attach_running(page ? page + size / 2 : NULL, size / 2);
+}
+
+/* Where a call's messages begin, on this thread. */
+static _Thread_local uint32_t tls_mark;
+static _Thread_local char tls_hal_before[512];
+
+void cts_call_begin(const char* call) {
+  /* A plain variable is a status an earlier line stored: its call's
+   * window stays. */
+  if (!strchr(call, '(')) return;
+  tls_mark = cts_direct_message_seq();
+  snprintf(tls_hal_before, sizeof(tls_hal_before), "%s", xhal_last_error());
+  char note[400];
+  snprintf(note, sizeof(note), "%s", call);
+  cts_direct_note_running(note);
+}
+
+void cts_call_end(void) { cts_direct_note_running(NULL); }
+
+void cts_teardown_skip_fail(const char* reason) {
+  cts_fail(
+      "not run to its end: %s, and would hang again (the CTS calls no "
+      "teardown entry of this plugin after one hung)",
+      reason);
+}
+
+void cts_teardown_guard(void) {
+  const char* hang = cts_direct_teardown_hang();
+  if (hang[0]) cts_teardown_skip_fail(hang);
 }
 
 void cts_step(const char* fmt, ...) {
@@ -79,28 +111,33 @@ static void vexpect(xhal_status_t got, xhal_status_t want, const char* fmt,
 
 static void vexpect(xhal_status_t got, xhal_status_t want, const char* fmt,
                     va_list ap) {
+  cts_call_end();
   if (got == want) return;
   char what[512];
   vsnprintf(what, sizeof(what), fmt, ap);
-  /* The message the failing side left: libxhal's for framework calls,
-   * the plugin's own (through the CTS host) for direct calls. */
+  /* The messages this call left: libxhal's (for framework calls) if it
+   * changed while the call ran, the plugin's own (through the CTS host)
+   * if one arrived; never one an earlier call left behind. */
   xhal_status_t plugin_status = XHAL_OK;
   const char* plugin_msg = cts_direct_last_message(&plugin_status);
+  if (cts_direct_message_seq() == tls_mark) plugin_msg = "";
   const char* hal_msg = xhal_last_error();
+  if (strncmp(hal_msg, tls_hal_before, sizeof(tls_hal_before) - 1) == 0)
+    hal_msg = "";
   cts_fail("%s: got %s, want %s%s%s%s%s%.300s%s", what, xhal_status_name(got),
            xhal_status_name(want), hal_msg[0] ? " (libxhal: " : "", hal_msg,
            hal_msg[0] ? ")" : "", plugin_msg[0] ? " (plugin: " : "", plugin_msg,
            plugin_msg[0] ? ")" : "");
 }
 
-void cts_expect(xhal_status_t got, xhal_status_t want, const char* fmt, ...) {
+void cts_expect_(xhal_status_t got, xhal_status_t want, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vexpect(got, want, fmt, ap);
   va_end(ap);
 }
 
-void cts_ok(xhal_status_t got, const char* fmt, ...) {
+void cts_ok_(xhal_status_t got, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vexpect(got, XHAL_OK, fmt, ap);
@@ -216,8 +253,14 @@ cts_direct_t* cts_direct(cts_ctx_t* ctx) {
 }
 
 void cts_ctx_close(cts_ctx_t* ctx) {
+  /* A teardown entry hung earlier in this run: leave everything to the
+   * process's exit rather than hang again. */
+  if (cts_direct_teardown_hang()[0]) return;
   cts_step("releasing the instance (destroys streams, unloads the plugin)");
+  cts_direct_note_running(
+      "xhal_instance_release (libxhal closes the devices, calls shutdown)");
   xhal_instance_release(ctx->instance);
+  cts_direct_note_running(NULL);
   ctx->instance = NULL;
   cts_step("closing the directly loaded plugin (shutdown)");
   cts_direct_close(ctx->direct);
@@ -559,6 +602,12 @@ const char* cts_need_name(cts_need_t need) {
       return "a second plugin under test (--plugin)";
     case CTS_NEED_NO_TIMING:
       return "XHAL_CAP_STREAM_NO_TIMING";
+    case CTS_NEED_IMPL:
+      return "an operator implementation registered by the plugin";
+    case CTS_NEED_SUPPORTS_IMPL:
+      return "an implementation with a supports() predicate";
+    case CTS_NEED_PLAIN_IMPL:
+      return "an operator implementation on the device under test";
     case CTS_NEED_HOST_ALLOC:
       return "XHAL_CAP_HOST_ALLOC";
     default:

@@ -385,12 +385,13 @@ static void context_cycle(cts_direct_t* d) {
   xhal_status_t status = cts_direct_init(d, 0, why, sizeof(why));
   if (status != XHAL_OK) cts_fail("%s", why);
   small_workload(d, 1);
+  cts_teardown_guard();
   for (uint32_t i = 0; i < CTS_DIRECT_MAX_DEVICES; ++i) {
-    if (d->devices[i]) d->table.device_close(d->devices[i]);
+    if (d->devices[i]) cts_call(d->table.device_close(d->devices[i]));
     d->devices[i] = NULL;
   }
   cts_step("shutdown");
-  d->table.shutdown(d->context);
+  cts_call(d->table.shutdown(d->context));
   d->initialized = 0;
 }
 

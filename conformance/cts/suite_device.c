@@ -184,7 +184,8 @@ static void test_open_close_reopen(cts_ctx_t* ctx) {
     cts_ok(cts_direct_device(d, i, &dev), "device_open(%u)", i);
     cts_check(dev != NULL, "device_open(%u) returned XHAL_OK and no handle", i);
     cts_step("device_close(%u)", i);
-    t->device_close(dev);
+    cts_teardown_guard();
+    cts_call(t->device_close(dev));
     d->devices[i] = NULL;
     cts_ok(cts_direct_device(d, i, &dev), "device_open(%u) after close", i);
     xhal_plugin_buffer_t buf = NULL;
@@ -225,7 +226,49 @@ static void test_libxhal_matches(cts_ctx_t* ctx) {
             "libxhal names the plugin '%s', its table '%s'", name, probe->name);
 }
 
+/* R-DEV-12: into a record larger than any the plugin knows (a newer
+ * host's), device_properties writes back in struct_size the bytes it
+ * filled: no more than its own record (this ABI's, for a plugin of this
+ * minor or older) and no more than the host's, with the rest untouched. */
+static void test_properties_struct_size_back(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  struct {
+    xhal_device_properties_t props;
+    uint8_t newer[64];
+  } rec;
+  const uint32_t host_size = (uint32_t)sizeof(rec);
+  const uint32_t known = d->raw->abi_minor <= XHAL_ABI_VERSION_MINOR
+                             ? (uint32_t)sizeof(rec.props)
+                             : host_size;
+  for (uint32_t i = 0; i < d->device_count; ++i) {
+    memset(&rec, 0, sizeof(rec));
+    memset(rec.newer, 0xCD, sizeof(rec.newer));
+    rec.props.struct_size = host_size;
+    cts_step("device_properties(%u) with struct_size %u", i, host_size);
+    cts_ok(d->table.device_properties(d->context, i, &rec.props),
+           "device_properties(%u) with a newer host's struct_size %u", i,
+           host_size);
+    const uint32_t back = rec.props.struct_size;
+    cts_check(back > sizeof(uint32_t) && back <= known,
+              "device %u: device_properties wrote back struct_size %u into a "
+              "%u-byte record; want the bytes it filled, at most %u (the "
+              "record of ABI 1.%u)",
+              i, back, host_size, known, d->raw->abi_minor);
+    const uint8_t* bytes = (const uint8_t*)&rec;
+    for (uint32_t b = back > sizeof(rec.props) ? back
+                                               : (uint32_t)sizeof(rec.props);
+         b < host_size; ++b) {
+      cts_check(bytes[b] == 0xCD,
+                "device %u: device_properties changed byte %u of the record, "
+                "past the struct_size %u it wrote back",
+                i, b, back);
+    }
+  }
+}
+
 static const cts_test_t kTests[] = {
+    {"properties_struct_size_back", "R-DEV-12", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_properties_struct_size_back, 0},
     {"count", "R-DEV-1", CTS_PROFILE_CORE, CTS_NEED_NONE, test_count, 0},
     {"properties_valid", "R-DEV-2", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_properties_valid, 0},

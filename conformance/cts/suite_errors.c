@@ -490,7 +490,8 @@ static void test_bad_plugin_file(cts_ctx_t* ctx) {
             "the plugin beside a rejected file reads back other bytes");
   xhal_buffer_release(buf);
   xhal_stream_release(stream);
-  xhal_instance_release(instance);
+  cts_teardown_guard();
+  cts_call(xhal_instance_release(instance));
 }
 
 static const cts_test_t kTests[] = {

@@ -523,7 +523,70 @@ static void test_never_recorded(cts_ctx_t* ctx) {
   d->table.event_destroy(event);
 }
 
+/* R-EVT-15: event_elapsed with an event never recorded is
+ * XHAL_ERROR_INVALID_STATE, with one whose work is pending
+ * XHAL_ERROR_NOT_READY at once (no wait), with one that failed that
+ * failure's status. */
+static void test_elapsed_states(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  xhal_plugin_device_t dev = NULL;
+  cts_ok(cts_direct_device(d, d->device_under_test, &dev), "device_open(%u)",
+         d->device_under_test);
+  xhal_plugin_stream_t s = NULL;
+  xhal_plugin_event_t done = NULL, never = NULL, later = NULL;
+  cts_ok(t->stream_create(dev, 0, &s), "stream_create");
+  cts_ok(t->event_create(dev, &done), "event_create");
+  cts_ok(t->event_create(dev, &never), "event_create");
+  cts_ok(t->event_create(dev, &later), "event_create");
+  cts_ok(t->event_record(done, s), "event_record");
+  cts_ok(t->stream_synchronize(s), "stream_synchronize");
+  uint64_t ns = 0;
+  cts_step("event_elapsed with an event never recorded");
+  cts_expect(t->event_elapsed(done, never, &ns), XHAL_ERROR_INVALID_STATE,
+             "event_elapsed(recorded, never recorded)");
+  cts_expect(t->event_elapsed(never, done, &ns), XHAL_ERROR_INVALID_STATE,
+             "event_elapsed(never recorded, recorded)");
+  if (t->enqueue_host_func) {
+    cts_gate_t* gate = cts_gate_new();
+    cts_ok(t->enqueue_host_func(s, cts_gate_func, gate), "enqueue a gate");
+    cts_ok(t->event_record(later, s), "event_record behind the gate");
+    /* A plugin that waits here is released after the bound and fails. */
+    cts_gate_open_after(gate, cts_progress_ms(ctx));
+    cts_step("event_elapsed with an event whose work is pending");
+    const xhal_status_t pending = t->event_elapsed(done, later, &ns);
+    const int opened =
+        cts_gate_reached(gate) && pending != XHAL_ERROR_NOT_READY;
+    /* The gate is freed only once the stream has passed it. */
+    cts_gate_join(gate);
+    cts_ok(t->stream_synchronize(s), "stream_synchronize");
+    cts_gate_free(gate);
+    cts_check(pending == XHAL_ERROR_NOT_READY,
+              "event_elapsed(recorded, pending) returned %s%s, want "
+              "XHAL_ERROR_NOT_READY at once",
+              xhal_status_name(pending),
+              opened ? " (after the work it waited for completed)" : "");
+    cts_ok(t->event_elapsed(done, later, &ns),
+           "event_elapsed once the pending work completed");
+    cts_ok(t->enqueue_host_func(s, cts_failing_func, NULL),
+           "enqueue a failing host function");
+    cts_ok(t->event_record(later, s), "event_record after the failure");
+    cts_step("stream_synchronize of the failed stream");
+    cts_check(t->stream_synchronize(s) != XHAL_OK,
+              "a failing host function did not fail its stream");
+    cts_expect(t->event_elapsed(done, later, &ns), XHAL_ERROR_EXECUTION_FAILED,
+               "event_elapsed(recorded, failed) after a host function "
+               "returned XHAL_ERROR_EXECUTION_FAILED");
+  }
+  t->event_destroy(done);
+  t->event_destroy(never);
+  t->event_destroy(later);
+  t->stream_destroy(s);
+}
+
 static const cts_test_t kTests[] = {
+    {"elapsed_states", "R-EVT-15", CTS_PROFILE_CORE, CTS_NEED_PROFILING,
+     test_elapsed_states, 0},
     {"wait_covers_prior_work", "R-EVT-1", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
      test_wait_covers_prior_work, 0},
     {"query_not_ready", "R-EVT-2", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,

@@ -587,13 +587,13 @@ static void test_custom_program(cts_ctx_t* ctx) {
 }
 
 static const cts_test_t kTests[] = {
-    {"impls_wellformed", "R-KRN-1", CTS_PROFILE_CORE, CTS_NEED_NONE,
+    {"impls_wellformed", "R-KRN-1", CTS_PROFILE_CORE, CTS_NEED_IMPL,
      test_impls_wellformed, 0},
-    {"impls_dtypes_in_mask", "R-KRN-2", CTS_PROFILE_CORE, CTS_NEED_NONE,
+    {"impls_dtypes_in_mask", "R-KRN-2", CTS_PROFILE_CORE, CTS_NEED_IMPL,
      test_impls_dtypes_in_mask, 0},
-    {"supports_answers", "R-KRN-6", CTS_PROFILE_CORE, CTS_NEED_NONE,
+    {"supports_answers", "R-KRN-6", CTS_PROFILE_CORE, CTS_NEED_SUPPORTS_IMPL,
      test_supports_answers, 0},
-    {"registry_lookup", "R-KRN-7", CTS_PROFILE_CORE, CTS_NEED_NONE,
+    {"registry_lookup", "R-KRN-7", CTS_PROFILE_CORE, CTS_NEED_PLAIN_IMPL,
      test_registry_lookup, 6.0},
     {"limits_match_supports", "R-KRN-9", CTS_PROFILE_CORE, CTS_NEED_NONE,
      cts_test_limits_match_supports, 0},

@@ -46,7 +46,8 @@ static xhal_device_properties_t direct_props(cts_direct_t* d) {
   xhal_device_properties_t p;
   memset(&p, 0, sizeof(p));
   p.struct_size = (uint32_t)sizeof(p);
-  cts_ok(d->table.device_properties(d->context, 0, &p), "device_properties");
+  cts_ok(d->table.device_properties(d->context, d->device_under_test, &p),
+         "device_properties(%u)", d->device_under_test);
   return p;
 }
 
@@ -603,7 +604,70 @@ static void test_host_alloc_api(cts_ctx_t* ctx) {
   xhal_stream_release(stream);
 }
 
+/* R-MEM-19: libxhal never passes a transfer of 0 bytes to a plugin
+ * (xhal.h answers it itself), but another host may: the plugin must not
+ * crash, change a byte or fail the stream. */
+static void zero_ok(xhal_status_t got, const char* what, uint64_t offset) {
+  cts_check(got == XHAL_OK || got == XHAL_ERROR_INVALID_ARGUMENT,
+            "%s of 0 bytes at offset %llu returned %s (want XHAL_OK, or "
+            "XHAL_ERROR_INVALID_ARGUMENT)",
+            what, (unsigned long long)offset, xhal_status_name(got));
+}
+
+static void test_zero_size_direct(cts_ctx_t* ctx) {
+  enum { kSize = 256 };
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  xhal_plugin_device_t dev = direct_device(d);
+  xhal_plugin_buffer_t a = NULL;
+  xhal_plugin_buffer_t b = NULL;
+  xhal_plugin_stream_t s = NULL;
+  cts_ok(t->buffer_alloc(dev, kSize, 0, &a), "buffer_alloc(%d)", kSize);
+  cts_ok(t->buffer_alloc(dev, kSize, 0, &b), "buffer_alloc(%d)", kSize);
+  cts_ok(t->stream_create(dev, 0, &s), "stream_create");
+  uint8_t want_a[kSize], want_b[kSize], host[kSize], back[kSize];
+  cts_rand_bytes(ctx, want_a, kSize);
+  cts_rand_bytes(ctx, want_b, kSize);
+  memset(host, 0xA5, kSize);
+  cts_ok(t->enqueue_write(s, a, 0, want_a, kSize), "enqueue_write");
+  cts_ok(t->enqueue_write(s, b, 0, want_b, kSize), "enqueue_write");
+  const uint32_t pattern = 0xFFFFFFFFu;
+  const uint64_t offsets[] = {0, 17, kSize};
+  for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); ++i) {
+    const uint64_t off = offsets[i];
+    cts_step("transfers of 0 bytes at offset %llu", (unsigned long long)off);
+    zero_ok(t->enqueue_write(s, a, off, host, 0), "enqueue_write", off);
+    zero_ok(t->enqueue_read(s, a, off, host, 0), "enqueue_read", off);
+    zero_ok(t->enqueue_copy(s, a, off, b, off, 0), "enqueue_copy", off);
+    zero_ok(t->enqueue_fill(s, b, off, 0, &pattern, 4), "enqueue_fill", off);
+  }
+  cts_step("stream_synchronize after transfers of 0 bytes");
+  cts_ok(t->stream_synchronize(s),
+         "stream_synchronize after transfers of 0 bytes (they must not fail "
+         "the stream)");
+  cts_ok(t->enqueue_read(s, a, 0, back, kSize), "enqueue_read");
+  cts_ok(t->stream_synchronize(s), "stream_synchronize");
+  uint64_t at = cts_first_diff(back, want_a, kSize);
+  cts_check(at == kSize,
+            "a transfer of 0 bytes changed byte %llu of its source",
+            (unsigned long long)at);
+  cts_ok(t->enqueue_read(s, b, 0, back, kSize), "enqueue_read");
+  cts_ok(t->stream_synchronize(s), "stream_synchronize");
+  at = cts_first_diff(back, want_b, kSize);
+  cts_check(at == kSize,
+            "a copy or fill of 0 bytes changed byte %llu of its destination",
+            (unsigned long long)at);
+  for (uint32_t k = 0; k < kSize; ++k) {
+    cts_check(host[k] == 0xA5, "a read of 0 bytes wrote host byte %u", k);
+  }
+  t->stream_destroy(s);
+  t->buffer_free(dev, a);
+  t->buffer_free(dev, b);
+}
+
 static const cts_test_t kTests[] = {
+    {"zero_size_direct", "R-MEM-19", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_zero_size_direct, 0},
     {"alloc_sizes", "R-MEM-1", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_alloc_sizes, 0},
     {"alloc_zero_rejected", "R-MEM-2", CTS_PROFILE_CORE, CTS_NEED_NONE,

@@ -629,7 +629,49 @@ static void test_no_timing(cts_ctx_t* ctx) {
   free(back);
 }
 
+static xhal_status_t return_status(void* status) {
+  return *(const xhal_status_t*)status;
+}
+
+/* R-STR-12: the stream and a later event fail with the status the host
+ * function returned, unchanged (libxhal hands a plugin only defined
+ * statuses: it turns any other value into XHAL_ERROR_EXECUTION_FAILED
+ * before the plugin sees it). */
+static void test_host_func_status(cts_ctx_t* ctx) {
+  cts_direct_t* d = cts_direct(ctx);
+  const xhal_plugin_dispatch_t* t = &d->table;
+  if (!t->enqueue_host_func) cts_skip("entry enqueue_host_func");
+  xhal_plugin_device_t dev = NULL;
+  cts_ok(cts_direct_device(d, d->device_under_test, &dev), "device_open(%u)",
+         d->device_under_test);
+  static const xhal_status_t kStatuses[] = {XHAL_ERROR_OUT_OF_MEMORY,
+                                            XHAL_ERROR_INVALID_STATE,
+                                            XHAL_ERROR_EXECUTION_FAILED};
+  for (size_t i = 0; i < sizeof(kStatuses) / sizeof(kStatuses[0]); ++i) {
+    xhal_plugin_stream_t s = NULL;
+    xhal_plugin_event_t e = NULL;
+    cts_ok(t->stream_create(dev, 0, &s), "stream_create");
+    cts_ok(t->event_create(dev, &e), "event_create");
+    cts_ok(t->enqueue_host_func(s, return_status, (void*)&kStatuses[i]),
+           "enqueue_host_func");
+    cts_ok(t->event_record(e, s), "event_record after the host function");
+    cts_step("stream_synchronize after a host function returning %s",
+             xhal_status_name(kStatuses[i]));
+    cts_expect(t->stream_synchronize(s), kStatuses[i],
+               "stream_synchronize after a host function returned %s",
+               xhal_status_name(kStatuses[i]));
+    cts_expect(t->event_wait(e, UINT64_MAX), kStatuses[i],
+               "event_wait on an event recorded after a host function "
+               "returned %s",
+               xhal_status_name(kStatuses[i]));
+    t->event_destroy(e);
+    t->stream_destroy(s);
+  }
+}
+
 static const cts_test_t kTests[] = {
+    {"host_func_status", "R-STR-12", CTS_PROFILE_CORE, CTS_NEED_HOST_FUNC,
+     test_host_func_status, 0},
     {"create_destroy_waits", "R-STR-1", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_create_destroy_waits, 0},
     {"in_order_mixed", "R-STR-2", CTS_PROFILE_CORE, CTS_NEED_NONE,

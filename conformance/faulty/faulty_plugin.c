@@ -30,6 +30,9 @@
  *                             small allocation
  *   XHAL_FAULT_HOST_ALLOC_MISALIGNED host_alloc returns memory 8 bytes off
  *                             the 64-byte alignment
+ *   XHAL_FAULT_HANG_CLOSE     device_close never returns
+ *   XHAL_FAULT_NO_OPS         no defect: registers no operator implementation
+ *                             (must pass the core profile)
  *   XHAL_FAULT_SECOND_DEVICE_FILL on device 1 only, enqueue_fill leaves the
  *                             last pattern unit of a range unwritten
  *   XHAL_FAULT_LYING_LIMITS   add declares max_rank 5 but supports()
@@ -43,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <xhal/xhal_plugin.h>
 
@@ -321,7 +325,12 @@ static xhal_status_t f_device_open(xhal_plugin_context_t ctx, uint32_t index,
   return XHAL_OK;
 }
 
-static void f_device_close(xhal_plugin_device_t dev) { (void)dev; }
+static void f_device_close(xhal_plugin_device_t dev) {
+  (void)dev;
+#ifdef XHAL_FAULT_HANG_CLOSE
+  for (;;) sleep(1); /* DEFECT: device_close never returns */
+#endif
+}
 
 /* --------------------------------------------------------------- memory */
 
@@ -687,8 +696,16 @@ static xhal_status_t f_event_elapsed(xhal_plugin_event_t a,
   if (!a || !b) return XHAL_ERROR_INVALID_HANDLE;
   if (!out)
     return faulty_fail(a->ctx, XHAL_ERROR_INVALID_ARGUMENT, "out is NULL");
-  if (f_event_query(a) != XHAL_OK || f_event_query(b) != XHAL_OK)
-    return faulty_fail(a->ctx, XHAL_ERROR_INVALID_STATE, "events not complete");
+  /* R-EVT-15: never recorded, failed, pending, in that order. */
+  const xhal_status_t qa = f_event_query(a);
+  const xhal_status_t qb = f_event_query(b);
+  if (qa == XHAL_ERROR_INVALID_STATE || qb == XHAL_ERROR_INVALID_STATE)
+    return faulty_fail(a->ctx, XHAL_ERROR_INVALID_STATE,
+                       "an event was never recorded");
+  if (qa != XHAL_OK && qa != XHAL_ERROR_NOT_READY) return qa;
+  if (qb != XHAL_OK && qb != XHAL_ERROR_NOT_READY) return qb;
+  if (qa != XHAL_OK || qb != XHAL_OK)
+    return faulty_fail(a->ctx, XHAL_ERROR_NOT_READY, "an event is pending");
   pthread_mutex_lock(&a->mu);
   uint64_t t0 = a->stamp_ns;
   pthread_mutex_unlock(&a->mu);

@@ -59,7 +59,7 @@ case $mode in
     work=$XHAL_SDK_TEST_DIR/plugin
     fresh_dir "$work"
     # The installed generator, as a vendor runs it; bad names are refused.
-    for bad in Bad-Name 9lives cpu acme; do
+    for bad in Bad-Name 9lives cpu cuda acme; do
       if "$prefix/share/xhal/new-plugin.sh" "$bad" "$work/bad" 2>/dev/null; then
         echo "new-plugin.sh accepted the bad name '$bad'" >&2
         exit 1
