@@ -1,4 +1,5 @@
 /* device.c - devices: properties and lifetime (owned by the instance). */
+#include <stdio.h>
 #include <string.h>
 
 #include "abi_record.h"
@@ -65,4 +66,25 @@ XHAL_API xhal_status_t xhal_device_instance(xhal_device_t device,
   }
   *out_instance = device->obj.instance;
   return XHAL_OK;
+}
+
+xhal_status_t failure_report(failure_record_t* record, xhal_device_t device,
+                             const char* what, xhal_status_t status) {
+  char cause[sizeof(record->cause)];
+  if (atomic_load_explicit(&record->state, memory_order_acquire) == 2u) {
+    snprintf(cause, sizeof(cause), "%s", record->cause);
+  } else {
+    if (!error_take_plugin_text(status, cause, sizeof(cause))) {
+      snprintf(cause, sizeof(cause), "%s (the plugin gave no cause)",
+               xhal_status_name(status));
+    }
+    unsigned expected = 0u;
+    if (atomic_compare_exchange_strong(&record->state, &expected, 1u)) {
+      record->status = status;
+      snprintf(record->cause, sizeof(record->cause), "%s", cause);
+      atomic_store_explicit(&record->state, 2u, memory_order_release);
+    }
+  }
+  return error_set(status, "%s on device '%s' (plugin '%s') failed: %s", what,
+                   device->props.name, device->plugin->info.name, cause);
 }

@@ -9,6 +9,7 @@ enum { kMessageSize = 1024 };
 
 typedef struct error_record {
   char message[kMessageSize];
+  char plugin_text[kMessageSize]; /* the plugin's own words, unprefixed */
   xhal_status_t plugin_status; /* status a plugin's message belongs to */
   int plugin_pending;          /* plugin message not yet consumed */
 } error_record_t;
@@ -63,6 +64,8 @@ void error_set_from_plugin(const char* plugin_name, xhal_status_t status,
   snprintf(tls_error.message, sizeof(tls_error.message), "%s: plugin '%s': %s",
            xhal_status_name(status), plugin_name ? plugin_name : "?",
            message ? message : "(no message)");
+  snprintf(tls_error.plugin_text, sizeof(tls_error.plugin_text), "%s",
+           message ? message : "(no message)");
   tls_error.plugin_status = status;
   tls_error.plugin_pending = 1;
 }
@@ -72,5 +75,11 @@ int error_take_plugin_message(xhal_status_t status) {
     return 0;
   }
   tls_error.plugin_pending = 0;
+  return 1;
+}
+
+int error_take_plugin_text(xhal_status_t status, char* buf, size_t size) {
+  if (!error_take_plugin_message(status)) return 0;
+  snprintf(buf, size, "%s", tls_error.plugin_text);
   return 1;
 }

@@ -9,6 +9,7 @@
 #ifndef XHAL_HAL_ERROR_H_
 #define XHAL_HAL_ERROR_H_
 
+#include <stddef.h>
 #include <xhal/xhal_types.h>
 
 /* Formats the message for `status` and returns `status`. */
@@ -22,5 +23,9 @@ void error_set_from_plugin(const char* plugin_name, xhal_status_t status,
 /* If the last message was set by a plugin for `status` and not consumed
  * yet, marks it consumed and returns 1. */
 int error_take_plugin_message(xhal_status_t status);
+
+/* Like error_take_plugin_message, and copies the plugin's own message
+ * (without libxhal's prefix) into `buf`. */
+int error_take_plugin_text(xhal_status_t status, char* buf, size_t size);
 
 #endif /* XHAL_HAL_ERROR_H_ */

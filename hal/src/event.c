@@ -165,6 +165,10 @@ XHAL_API xhal_status_t xhal_stream_record_event(xhal_stream_t stream,
   atomic_store_explicit(&event->untimed,
                         (stream->flags & XHAL_STREAM_NO_TIMING) ? 1u : 0u,
                         memory_order_relaxed);
+  /* New work: a cause kept from the work captured before is stale. */
+  if (atomic_load_explicit(&event->failure.state, memory_order_relaxed)) {
+    atomic_store_explicit(&event->failure.state, 0u, memory_order_relaxed);
+  }
   atomic_store_explicit(&event->recorded, 1u, memory_order_release);
   return XHAL_OK;
 }
@@ -192,10 +196,12 @@ XHAL_API xhal_status_t xhal_event_wait(xhal_event_t event,
     return error_set(status, "event not complete after %llu ns",
                      (unsigned long long)timeout_ns);
   }
-  if (status == XHAL_OK && validating(event->obj.instance)) {
-    validation_event_completed(event);
+  if (status == XHAL_OK) {
+    if (validating(event->obj.instance)) validation_event_completed(event);
+    return XHAL_OK;
   }
-  status = plugin_result(plugin, "event_wait", status);
+  status =
+      failure_report(&event->failure, event->device, "event's work", status);
   return stream_failure_message(on, status);
 }
 
@@ -208,10 +214,12 @@ XHAL_API xhal_status_t xhal_event_query(xhal_event_t event) {
   status = plugin->table.event_query(rec->handle);
   record_put(rec);
   if (status == XHAL_ERROR_NOT_READY) return status;
-  if (status == XHAL_OK && validating(event->obj.instance)) {
-    validation_event_completed(event);
+  if (status == XHAL_OK) {
+    if (validating(event->obj.instance)) validation_event_completed(event);
+    return XHAL_OK;
   }
-  status = plugin_result(plugin, "event_query", status);
+  status =
+      failure_report(&event->failure, event->device, "event's work", status);
   return stream_failure_message(on, status);
 }
 

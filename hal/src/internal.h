@@ -81,6 +81,14 @@ struct xhal_device {
   struct host_alloc* host_allocs;
 };
 
+/* The first failure a stream or event reported, kept so that every later
+ * report of it gives the same cause (failure_report). */
+typedef struct failure_record {
+  atomic_uint state; /* 0 none, 1 being written, 2 kept */
+  xhal_status_t status;
+  char cause[512];
+} failure_record_t;
+
 /* Validation layer: a point in a stream's submission order (1-based;
  * stream NULL: none). */
 struct stream_pos {
@@ -115,6 +123,8 @@ struct xhal_stream {
   uint32_t flags; /* XHAL_STREAM_* as the application asked */
   /* Serialises entries on this stream, as the plugin ABI promises. */
   pthread_mutex_t lock;
+  /* The stream's first failure and its cause. */
+  failure_record_t failure;
   /* Tracing only: the stream's track and its timed operations. */
   uint32_t trace_track;
   struct op_span* spans;
@@ -163,6 +173,8 @@ struct xhal_event {
   atomic_uint recorded;
   /* 1 when last recorded on a stream created with XHAL_STREAM_NO_TIMING. */
   atomic_uint untimed;
+  /* The first failure of captured work a wait or query saw, its cause. */
+  failure_record_t failure;
   /* Validation layer (guarded by instance->vlock): where it was last
    * recorded. */
   struct stream_pos v_recorded_at;
@@ -284,6 +296,14 @@ void loader_unload_all(xhal_instance_t instance);
  * when it set one). Returns `status`. */
 xhal_status_t plugin_result(const plugin_t* plugin, const char* entry,
                             xhal_status_t status);
+
+/* Reports the failure `status` of earlier work, which the plugin entry
+ * just returned for `what` ("stream", "event") on `device`: keeps the
+ * plugin's message as the cause on the first failure, and sets the
+ * thread's message to "<what> on device '<name>' (plugin '<p>') failed:
+ * <cause of the first failure>". Returns `status`. */
+xhal_status_t failure_report(failure_record_t* record, xhal_device_t device,
+                             const char* what, xhal_status_t status);
 
 /* ---------------------------------------------------------- devices */
 

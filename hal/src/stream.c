@@ -372,7 +372,8 @@ XHAL_API xhal_status_t xhal_stream_synchronize(xhal_stream_t stream) {
     stream_unlock(stream, locked);
   }
   trace_end(stream->obj.instance, "xhal_stream_synchronize", t0);
-  status = plugin_result(plugin, "stream_synchronize", status);
+  if (status == XHAL_OK) return XHAL_OK;
+  status = failure_report(&stream->failure, stream->device, "stream", status);
   return stream_failure_message(stream, status);
 }
 

@@ -14,6 +14,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -81,9 +82,14 @@ void cpu_event_destroy(xhal_plugin_event_t event) {
 }
 
 void cpu_event_complete(struct xhal_plugin_event* event, uint64_t gen,
-                        xhal_status_t status, uint64_t stamp_ns) {
+                        xhal_status_t status, const char* failure,
+                        uint64_t stamp_ns) {
   pthread_mutex_lock(&event->mu);
   if (gen > atomic_load_explicit(&event->done_gen, memory_order_relaxed)) {
+    if (status != XHAL_OK) {
+      snprintf(event->failure, sizeof(event->failure), "%s",
+               failure ? failure : "the captured work failed");
+    }
     atomic_store_explicit(&event->status, status, memory_order_relaxed);
     atomic_store_explicit(&event->stamp_ns, stamp_ns, memory_order_relaxed);
     atomic_store_explicit(&event->done_gen, gen, memory_order_release);
@@ -170,10 +176,13 @@ xhal_status_t cpu_event_wait(xhal_plugin_event_t event, uint64_t timeout_ns) {
     return cpu_error(event->ctx, status,
                      "cpu: event_wait: not complete after %llu ns",
                      (unsigned long long)timeout_ns);
-  if (status != XHAL_OK)
-    return cpu_error(event->ctx, status,
-                     "cpu: event_wait: the captured work failed (status %d)",
-                     (int)status);
+  if (status != XHAL_OK) {
+    char failure[CPU_FAILURE_MAX];
+    pthread_mutex_lock(&event->mu);
+    snprintf(failure, sizeof(failure), "%s", event->failure);
+    pthread_mutex_unlock(&event->mu);
+    return cpu_error(event->ctx, status, "cpu: %s", failure);
+  }
   return XHAL_OK;
 }
 

@@ -8,6 +8,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -47,10 +49,36 @@ void cpu_cmd_discard(const cpu_cmd_t* cmd) {
     cpu_event_release(cmd->u.event.event);
 }
 
+void cpu_cmd_describe_failure(const cpu_cmd_t* cmd, xhal_status_t status,
+                              char* buf, size_t size) {
+  switch (cmd->kind) {
+    case CPU_CMD_OP:
+      snprintf(buf, size, "operator %u failed with status %d", cmd->u.op.op,
+               (int)status);
+      break;
+    case CPU_CMD_HOST_FUNC:
+      snprintf(buf, size, "host function %p (user_data %p) returned status %d",
+               (void*)(uintptr_t)cmd->u.host_func.fn,
+               cmd->u.host_func.user_data, (int)status);
+      break;
+    case CPU_CMD_EVENT_WAIT:
+      snprintf(buf, size,
+               "a wait on an event failed with status %d: the work it "
+               "waited for failed",
+               (int)status);
+      break;
+    default:
+      snprintf(buf, size, "command kind %d failed with status %d",
+               (int)cmd->kind, (int)status);
+      break;
+  }
+}
+
 xhal_status_t cpu_cmd_execute(struct xhal_plugin_context* ctx,
-                              const cpu_cmd_t* cmd, xhal_status_t status) {
+                              const cpu_cmd_t* cmd, xhal_status_t status,
+                              const char* failure) {
   if (cmd->kind == CPU_CMD_EVENT_RECORD) {
-    cpu_event_complete(cmd->u.event.event, cmd->u.event.gen, status,
+    cpu_event_complete(cmd->u.event.event, cmd->u.event.gen, status, failure,
                        cpu_now_ns());
     cpu_event_release(cmd->u.event.event);
     return status;

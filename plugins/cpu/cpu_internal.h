@@ -102,6 +102,9 @@ xhal_status_t cpu_buffer_map(xhal_plugin_device_t device,
 xhal_status_t cpu_buffer_unmap(xhal_plugin_device_t device,
                                xhal_plugin_buffer_t buffer, void* ptr);
 
+/* Bytes of a failure cause kept by a stream or an event. */
+#define CPU_FAILURE_MAX 256
+
 /* -------------------------------------------------------------- event */
 
 struct xhal_plugin_event {
@@ -122,15 +125,20 @@ struct xhal_plugin_event {
   _Atomic uint64_t stamp_ns;
   /* Threads parked on cv; completions broadcast only when non-zero. */
   _Atomic uint32_t waiters;
+  /* Cause of a failed done_gen completion (the stream's first failure),
+   * guarded by mu. */
+  char failure[CPU_FAILURE_MAX];
   pthread_mutex_t mu;
   pthread_cond_t cv; /* CLOCK_MONOTONIC, for timed waits */
 };
 
 void cpu_event_retain(struct xhal_plugin_event* event);
 void cpu_event_release(struct xhal_plugin_event* event);
-/* Marks generation `gen` complete with `status` at `stamp_ns`. */
+/* Marks generation `gen` complete with `status` at `stamp_ns`; `failure`
+ * is the cause when status is not XHAL_OK. */
 void cpu_event_complete(struct xhal_plugin_event* event, uint64_t gen,
-                        xhal_status_t status, uint64_t stamp_ns);
+                        xhal_status_t status, const char* failure,
+                        uint64_t stamp_ns);
 /* Waits until generation `gen` completed (spin, then park) or timeout_ns
  * (UINT64_MAX: forever) passes. Returns the completion status or
  * XHAL_ERROR_TIMEOUT. */
@@ -227,10 +235,14 @@ void cpu_op_pack(cpu_cmd_t* cmd, const xhal_plugin_op_call_t* call);
 void cpu_op_unpack(const cpu_cmd_t* cmd, xhal_plugin_op_call_t* call);
 
 /* Executes one command on the stream worker. `status` is the stream's
- * status so far; returns the stream's status afterwards (the first
- * failure sticks). */
+ * status so far and `failure` its cause; returns the stream's status
+ * afterwards (the first failure sticks). */
 xhal_status_t cpu_cmd_execute(struct xhal_plugin_context* ctx,
-                              const cpu_cmd_t* cmd, xhal_status_t status);
+                              const cpu_cmd_t* cmd, xhal_status_t status,
+                              const char* failure);
+/* Describes the failure `status` of `cmd` (what the command was). */
+void cpu_cmd_describe_failure(const cpu_cmd_t* cmd, xhal_status_t status,
+                              char* buf, size_t size);
 /* Releases what a command holds (event references) without running it;
  * used by cpu_cmd_execute for skipped commands. */
 void cpu_cmd_discard(const cpu_cmd_t* cmd);

@@ -79,6 +79,9 @@ struct xhal_plugin_stream {
   /* Written by the worker after every command. */
   _Alignas(CPU_FALSE_SHARING_BYTES) _Atomic uint64_t tail;
   _Atomic int32_t status; /* first failure, sticky */
+  /* Cause of the first failure: written by the worker before it
+   * publishes the status (release), read after an acquire of it. */
+  char failure[CPU_FAILURE_MAX];
   /* The smallest tail some parked synchronizer waits for (UINT64_MAX:
    * none parked). */
   _Atomic uint64_t wake_at;
@@ -238,10 +241,12 @@ static void* stream_worker_main(void* arg) {
       cmd = stream_idle(s, tail);
       if (cmd == NULL) break;
     }
-    after = cpu_cmd_execute(ctx, cmd, status);
+    after = cpu_cmd_execute(ctx, cmd, status, s->failure);
     if (after != status) {
+      if (status == XHAL_OK)
+        cpu_cmd_describe_failure(cmd, after, s->failure, sizeof(s->failure));
       status = after;
-      atomic_store_explicit(&s->status, status, memory_order_relaxed);
+      atomic_store_explicit(&s->status, status, memory_order_release);
     }
     ++tail;
     cpu_publish_u64(&s->tail, tail, asymmetric);
@@ -390,9 +395,8 @@ xhal_status_t cpu_stream_synchronize(xhal_plugin_stream_t s) {
   status = atomic_load_explicit(&s->status, memory_order_acquire);
   if (status != XHAL_OK)
     return cpu_error(s->ctx, status,
-                     "cpu: stream_synchronize: the stream failed with status "
-                     "%d; its later work was skipped",
-                     (int)status);
+                     "cpu: %s; the stream's later work was skipped",
+                     s->failure);
   return XHAL_OK;
 }
 

@@ -112,6 +112,30 @@ xhal_status_t npu_stream_failure(npu_dev_t* dev, uint64_t sid) {
   return f ? f->status : XHAL_OK;
 }
 
+void npu_failure_cause(npu_dev_t* dev, uint64_t sid, char* buf, size_t size) {
+  const npu_failure_t* f;
+  pthread_mutex_lock(&dev->mu);
+  f = find_failure(dev, sid);
+  if (dev->lost) {
+    snprintf(buf, size, "device lost: %s", dev->lost_reason);
+  } else if (f) {
+    snprintf(buf, size, "%s", f->cause);
+  } else {
+    snprintf(buf, size, "stream %llu has no recorded failure",
+             (unsigned long long)sid);
+  }
+  pthread_mutex_unlock(&dev->mu);
+}
+
+/* Why a stream that waited on stream `target` failed. mu held. */
+static const char* target_cause(npu_dev_t* dev, uint64_t target, char* buf,
+                                size_t size) {
+  const npu_failure_t* f = find_failure(dev, target);
+  snprintf(buf, size, "waited on stream %llu, which failed: %s",
+           (unsigned long long)target, f ? f->cause : "(cause unknown)");
+  return buf;
+}
+
 static void mark_lost(npu_dev_t* dev, const char* reason) {
   const xhal_host_services_t* h = dev->ctx->host;
   char msg[192];
@@ -148,8 +172,11 @@ static void patch_ring(npu_dev_t* dev, uint64_t sid, uint64_t from) {
  * commands from ring index `from`, and fails the streams waiting on it.
  * mu held. */
 static void fail_stream(npu_dev_t* dev, uint64_t sid, uint64_t after,
-                        xhal_status_t status, uint64_t from) {
+                        xhal_status_t status, uint64_t from,
+                        const char* cause) {
   uint32_t i;
+  const npu_failure_t* f;
+  char waited[sizeof(f->cause)];
   if (sid == 0) return;
   if (!find_failure(dev, sid)) {
     if (dev->num_failures == NPU_MAX_FAILURES) {
@@ -161,14 +188,19 @@ static void fail_stream(npu_dev_t* dev, uint64_t sid, uint64_t after,
     dev->failures[dev->num_failures].stream_id = sid;
     dev->failures[dev->num_failures].after_fence = after;
     dev->failures[dev->num_failures].status = status;
+    snprintf(dev->failures[dev->num_failures].cause,
+             sizeof(dev->failures[dev->num_failures].cause), "%s", cause);
     dev->num_failures++;
   }
+  f = find_failure(dev, sid);
+  snprintf(waited, sizeof(waited), "waited on stream %llu, which failed: %s",
+           (unsigned long long)sid, f ? f->cause : cause);
   patch_ring(dev, sid, from);
   for (i = 0; i < dev->num_deps;) {
     npu_dep_t d = dev->deps[i];
     if (d.target == sid && d.fence > after) {
       dev->deps[i] = dev->deps[--dev->num_deps];
-      fail_stream(dev, d.waiter, d.waiter_fence, status, d.ring_pos);
+      fail_stream(dev, d.waiter, d.waiter_fence, status, d.ring_pos, waited);
     } else {
       ++i;
     }
@@ -181,13 +213,33 @@ static void handle_fault(npu_dev_t* dev) {
   uint64_t addr = npusim_reg_read(dev->sim, NPUSIM_REG_ERROR_ADDR);
   uint64_t done = npusim_reg_read(dev->sim, NPUSIM_REG_FENCE);
   uint64_t sid = dev->owner[idx % NPU_RING_ENTRIES];
-  char msg[192];
-  snprintf(msg, sizeof(msg),
-           "npu: command %llu of stream %llu faulted: error %llu at 0x%llx",
-           (unsigned long long)idx, (unsigned long long)sid,
-           (unsigned long long)code, (unsigned long long)addr);
+  static const char* const kOps[] = {"NOP",    "DMA",   "FILL",    "GEMM",
+                                     "VECTOR", "FENCE", "BARRIER", "WAIT_HOST"};
+  static const char* const kErrors[] = {
+      "none",       "bad opcode",       "bad argument",
+      "DRAM range", "scratchpad range", "host range",
+      "DMA fault",  "aborted",          "ring",
+      "overlap"};
+  npusim_cmd_t cmd;
+  const char* op = "?";
+  if (npusim_aperture_read(
+          dev->sim, NPU_RING_BASE + (idx % NPU_RING_ENTRIES) * sizeof(cmd),
+          &cmd, sizeof(cmd)) == NPUSIM_OK &&
+      cmd.opcode < sizeof(kOps) / sizeof(kOps[0])) {
+    op = kOps[cmd.opcode];
+  }
+  char cause[192];
+  snprintf(cause, sizeof(cause),
+           "%s command %llu of stream %llu faulted: error %llu (%s) at "
+           "0x%llx",
+           op, (unsigned long long)idx, (unsigned long long)sid,
+           (unsigned long long)code,
+           code < sizeof(kErrors) / sizeof(kErrors[0]) ? kErrors[code] : "?",
+           (unsigned long long)addr);
+  char msg[200];
+  snprintf(msg, sizeof(msg), "npu: %s", cause);
   log_msg(dev, XHAL_LOG_WARN, msg);
-  fail_stream(dev, sid, done, XHAL_ERROR_EXECUTION_FAILED, idx + 1);
+  fail_stream(dev, sid, done, XHAL_ERROR_EXECUTION_FAILED, idx + 1, cause);
   npusim_reg_write(dev->sim, NPUSIM_REG_IRQ_STATUS, NPUSIM_IRQ_FAULT);
   npusim_reg_write(dev->sim, NPUSIM_REG_CONTROL, NPUSIM_CTRL_RESUME);
 }
@@ -641,7 +693,9 @@ static xhal_status_t add_dep_locked(npu_dev_t* dev, uint64_t waiter,
       st = XHAL_OK;
     }
   } else if (st != XHAL_OK && st != XHAL_ERROR_DEVICE_LOST) {
-    fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail);
+    char cause[sizeof(dev->failures[0].cause)];
+    fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail,
+                target_cause(dev, target, cause, sizeof(cause)));
     st = XHAL_OK;
   }
   return st;
@@ -654,7 +708,9 @@ static xhal_status_t wait_dep(npu_dev_t* dev, uint64_t waiter, uint64_t target,
   xhal_status_t st = npu_fence_wait(dev, target, fence, UINT64_MAX);
   if (st != XHAL_OK && st != XHAL_ERROR_DEVICE_LOST) {
     pthread_mutex_lock(&dev->mu);
-    fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail);
+    char cause[sizeof(dev->failures[0].cause)];
+    fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail,
+                target_cause(dev, target, cause, sizeof(cause)));
     pthread_cond_broadcast(&dev->cv);
     pthread_mutex_unlock(&dev->mu);
     st = XHAL_OK;
@@ -738,8 +794,10 @@ xhal_status_t npu_queue_host_func(struct xhal_plugin_stream* s,
 static void fail_now(struct xhal_plugin_stream* s, uint64_t after,
                      xhal_status_t st) {
   npu_dev_t* dev = s->dev;
+  char cause[96];
+  snprintf(cause, sizeof(cause), "a host function returned status %d", (int)st);
   pthread_mutex_lock(&dev->mu);
-  fail_stream(dev, s->id, after, st, dev->tail);
+  fail_stream(dev, s->id, after, st, dev->tail, cause);
   pthread_cond_broadcast(&dev->cv);
   pthread_mutex_unlock(&dev->mu);
 }
@@ -818,8 +876,13 @@ static void run_item(struct xhal_plugin_stream* s, const npu_item_t* it) {
       npu_emit_host_transfer(&b, it->dram, it->host, it->size, it->to_device);
       batch_direct_end(&b);
       if (b.status != XHAL_OK && b.status != XHAL_ERROR_DEVICE_LOST) {
+        char cause[96];
+        snprintf(cause, sizeof(cause),
+                 "a host transfer of %llu bytes failed with status %d",
+                 (unsigned long long)it->size, (int)b.status);
         pthread_mutex_lock(&dev->mu);
-        fail_stream(dev, s->id, dev->next_fence - 1, b.status, dev->tail);
+        fail_stream(dev, s->id, dev->next_fence - 1, b.status, dev->tail,
+                    cause);
         pthread_cond_broadcast(&dev->cv);
         pthread_mutex_unlock(&dev->mu);
       }

@@ -75,6 +75,7 @@ typedef struct npu_failure {
   uint64_t stream_id;
   uint64_t after_fence;
   xhal_status_t status;
+  char cause[192]; /* what failed first: the command and the fault */
 } npu_failure_t;
 
 /* Stream `waiter` waits for fence `fence` of stream `target`; if target
@@ -232,6 +233,9 @@ xhal_status_t npu_fence_status(npu_dev_t* dev, uint64_t stream_id,
 xhal_status_t npu_fence_wait(npu_dev_t* dev, uint64_t stream_id, uint64_t fence,
                              uint64_t timeout_ns);
 /* Status of a stream as a whole: XHAL_OK or its failure. mu held. */
+/* Copies why stream `sid` failed (or the device was lost) into `buf`;
+ * takes dev->mu. */
+void npu_failure_cause(npu_dev_t* dev, uint64_t sid, char* buf, size_t size);
 xhal_status_t npu_stream_failure(npu_dev_t* dev, uint64_t stream_id);
 /* Makes stream `s` wait for point `p` of another stream. */
 xhal_status_t npu_add_wait(struct xhal_plugin_stream* s, npu_point_t* p);

@@ -81,6 +81,16 @@ xhal_status_t npu_stream_create(xhal_plugin_device_t device, uint32_t flags,
   return XHAL_OK;
 }
 
+/* Sets the message of the failure `st` of stream `sid`'s work: the cause
+ * of its first failure. */
+static void report_failure(npu_dev_t* dev, uint64_t sid, xhal_status_t st) {
+  char cause[192];
+  char msg[224];
+  npu_failure_cause(dev, sid, cause, sizeof(cause));
+  snprintf(msg, sizeof(msg), "npu: %s", cause);
+  npu_set_error(dev, st, msg);
+}
+
 xhal_status_t npu_stream_synchronize(xhal_plugin_stream_t s) {
   npu_batch_t b;
   npu_point_t* p;
@@ -99,7 +109,7 @@ xhal_status_t npu_stream_synchronize(xhal_plugin_stream_t s) {
   }
   if (st == XHAL_OK) {
     st = npu_point_wait(s->dev, p, UINT64_MAX);
-    if (st != XHAL_OK) npu_set_error(s->dev, st, "npu: stream work failed");
+    if (st != XHAL_OK) report_failure(s->dev, s->id, st);
   }
   npu_point_unref(s->dev, p);
   return st;
@@ -338,11 +348,12 @@ xhal_status_t npu_event_wait(xhal_plugin_event_t e, uint64_t timeout_ns) {
   p = event_point(e);
   if (!p) return never_recorded(e->dev, "event_wait");
   st = npu_point_wait(e->dev, p, timeout_ns);
+  uint64_t sid = p->stream_id;
   npu_point_unref(e->dev, p);
   if (st == XHAL_ERROR_TIMEOUT) {
     npu_set_error(e->dev, st, "npu: event_wait: timed out");
   } else if (st != XHAL_OK) {
-    npu_set_error(e->dev, st, "npu: event_wait: the captured work failed");
+    report_failure(e->dev, sid, st);
   }
   return st;
 }
@@ -350,15 +361,16 @@ xhal_status_t npu_event_wait(xhal_plugin_event_t e, uint64_t timeout_ns) {
 xhal_status_t npu_event_query(xhal_plugin_event_t e) {
   xhal_status_t st;
   int recorded;
+  uint64_t sid = 0;
   if (!e) return XHAL_ERROR_INVALID_HANDLE;
   pthread_mutex_lock(&e->dev->mu);
   recorded = e->point != NULL;
+  if (recorded) sid = e->point->stream_id;
   st = recorded ? npu_point_status(e->dev, e->point) : XHAL_OK;
   pthread_mutex_unlock(&e->dev->mu);
   if (!recorded) return never_recorded(e->dev, "event_query");
-  if (st != XHAL_OK && st != XHAL_ERROR_NOT_READY) {
-    npu_set_error(e->dev, st, "npu: event_query: the captured work failed");
-  }
+  if (st != XHAL_OK && st != XHAL_ERROR_NOT_READY)
+    report_failure(e->dev, sid, st);
   return st;
 }
 

@@ -15,6 +15,8 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -112,7 +114,12 @@ static xhal_status_t record_status(const struct xhal_plugin_context* ctx,
   if (err != CL_SUCCESS) return ocl_cl_error(ctx, err, "clGetEventInfo");
   if (st < 0) {
     /* Work before the marker failed on the device. */
-    ocl_fail_set(rec->fail, rec->seq - 1, XHAL_ERROR_EXECUTION_FAILED);
+    char cause[96];
+    snprintf(cause, sizeof(cause),
+             "work before an event record failed on the device (OpenCL "
+             "execution status %d)",
+             (int)st);
+    ocl_fail_set(rec->fail, rec->seq - 1, XHAL_ERROR_EXECUTION_FAILED, cause);
     return ocl_fail_check(rec->fail, rec->seq);
   }
   if (st != CL_COMPLETE) return XHAL_ERROR_NOT_READY;
@@ -322,16 +329,16 @@ xhal_status_t ocl_event_wait(xhal_plugin_event_t e, uint64_t timeout_ns) {
     status = ocl_record_wait(e->dev->ctx, &rec);
   else
     status = timed_wait(e, &rec, timeout_ns);
+  char cause[256] = "";
+  if (status != XHAL_OK && status != XHAL_ERROR_NOT_READY)
+    ocl_fail_cause(rec.fail, cause, sizeof(cause));
   ocl_record_release(&rec);
   if (status == XHAL_ERROR_NOT_READY)
     return ocl_error(e->dev->ctx, XHAL_ERROR_TIMEOUT,
                      "opencl: event_wait: not complete after %llu ns",
                      (unsigned long long)timeout_ns);
   if (status != XHAL_OK)
-    return ocl_error(e->dev->ctx, status,
-                     "opencl: event_wait: the captured work failed (status "
-                     "%d)",
-                     (int)status);
+    return ocl_error(e->dev->ctx, status, "opencl: %s", cause);
   return XHAL_OK;
 }
 
@@ -433,7 +440,11 @@ xhal_status_t ocl_stream_wait_event(xhal_plugin_stream_t s,
     /* Already complete and successful: nothing to wait for. */
   } else if (status != XHAL_ERROR_NOT_READY) {
     /* Already failed: the stream fails from here on, in order. */
-    ocl_fail_set(s->fail, atomic_fetch_add(&s->seq, 1) + 1, status);
+    char cause[256], waited[192];
+    ocl_fail_cause(rec.fail, waited, sizeof(waited));
+    snprintf(cause, sizeof(cause), "waited on an event whose work failed: %s",
+             waited);
+    ocl_fail_set(s->fail, atomic_fetch_add(&s->seq, 1) + 1, status, cause);
     status = XHAL_OK;
   } else if (!deferring && e->dev->context == s->dev->context &&
              !rec.may_fail_later) {

@@ -24,6 +24,8 @@
  * completed. User events carry no profiling data, so event_elapsed of
  * such a recording reports an error.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +101,27 @@ void ocl_cmd_release(ocl_cmd_t* cmd) {
   }
 }
 
+/* What failed: the job's command and its status. */
+static void describe_failure(const ocl_cmd_t* cmd, xhal_status_t status,
+                             char* buf, size_t size) {
+  static const char* const kKinds[] = {
+      "?",    "host function", "event wait",    "write",    "read",
+      "copy", "fill",          "kernel launch", "operator", "event record"};
+  const char* kind = (size_t)cmd->kind < sizeof(kKinds) / sizeof(kKinds[0])
+                         ? kKinds[cmd->kind]
+                         : "?";
+  if (cmd->kind == OCL_CMD_HOST_FUNC) {
+    snprintf(buf, size, "host function %p (user_data %p) returned status %d",
+             (void*)(uintptr_t)cmd->fn, cmd->user_data, (int)status);
+  } else if (cmd->kind == OCL_CMD_WAIT) {
+    char waited[192];
+    ocl_fail_cause(cmd->rec.fail, waited, sizeof(waited));
+    snprintf(buf, size, "waited on an event whose work failed: %s", waited);
+  } else {
+    snprintf(buf, size, "%s failed with status %d", kind, (int)status);
+  }
+}
+
 /* Runs one job on the host thread. */
 static void run_job(struct xhal_plugin_stream* s, ocl_job_t* job) {
   ocl_cmd_t* cmd = &job->cmd;
@@ -111,7 +134,8 @@ static void run_job(struct xhal_plugin_stream* s, ocl_job_t* job) {
     switch (cmd->kind) {
       case OCL_CMD_HOST_FUNC:
         if (wait_submitted(s, NULL) != XHAL_OK) {
-          ocl_fail_set(s->fail, job->seq - 1, XHAL_ERROR_EXECUTION_FAILED);
+          ocl_fail_set(s->fail, job->seq - 1, XHAL_ERROR_EXECUTION_FAILED,
+                       "work before a host function failed on the device");
           break;
         }
         status = cmd->fn(cmd->user_data);
@@ -125,7 +149,8 @@ static void run_job(struct xhal_plugin_stream* s, ocl_job_t* job) {
         /* The recording's point is job->seq; work before it failing
          * fails it (and everything after). */
         if (wait_submitted(s, cmd->rec.stamp) != XHAL_OK)
-          ocl_fail_set(s->fail, job->seq - 1, XHAL_ERROR_EXECUTION_FAILED);
+          ocl_fail_set(s->fail, job->seq - 1, XHAL_ERROR_EXECUTION_FAILED,
+                       "work before an event record failed on the device");
         break;
       case OCL_CMD_KERNEL:
         status = ocl_kernel_run(s, cmd);
@@ -137,7 +162,11 @@ static void run_job(struct xhal_plugin_stream* s, ocl_job_t* job) {
         status = ocl_transfer_run(s, cmd);
         break;
     }
-    if (status != XHAL_OK) ocl_fail_set(s->fail, job->seq, status);
+    if (status != XHAL_OK) {
+      char cause[256];
+      describe_failure(cmd, status, cause, sizeof(cause));
+      ocl_fail_set(s->fail, job->seq, status, cause);
+    }
     if (cmd->kind != OCL_CMD_HOST_FUNC && cmd->kind != OCL_CMD_WAIT)
       clFlush(s->queue);
   }

@@ -175,6 +175,7 @@ typedef struct ocl_fail {
   pthread_mutex_t mu;
   uint64_t point; /* events recorded after this point fail */
   xhal_status_t status;
+  char cause[256]; /* what failed at `point` */
 } ocl_fail_t;
 
 /* The completion time of a recording made behind host-thread jobs,
@@ -357,9 +358,12 @@ void ocl_host_release_all(struct xhal_plugin_device* device);
 
 /* ocl_stream.c */
 void ocl_fail_release(ocl_fail_t* fail);
-/* Records that work failed at `point` with `status` (the earliest point
- * wins). */
-void ocl_fail_set(ocl_fail_t* fail, uint64_t point, xhal_status_t status);
+/* Records that work failed at `point` with `status` because of `cause`
+ * (the earliest point wins). */
+void ocl_fail_set(ocl_fail_t* fail, uint64_t point, xhal_status_t status,
+                  const char* cause);
+/* Copies the cause of the recorded failure into `buf`. */
+void ocl_fail_cause(ocl_fail_t* fail, char* buf, size_t size);
 /* XHAL_OK, or the failure if the stream failed before `seq`. */
 xhal_status_t ocl_fail_check(ocl_fail_t* fail, uint64_t seq);
 static inline int ocl_stream_failed(const struct xhal_plugin_stream* s) {

@@ -9,6 +9,8 @@
  * stream_synchronize and by every event recorded after it). Behind a
  * pending host job, transfers are deferred (ocl_hostfn.c).
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,11 +39,13 @@ void ocl_fail_release(ocl_fail_t* f) {
   free(f);
 }
 
-void ocl_fail_set(ocl_fail_t* f, uint64_t point, xhal_status_t status) {
+void ocl_fail_set(ocl_fail_t* f, uint64_t point, xhal_status_t status,
+                  const char* cause) {
   pthread_mutex_lock(&f->mu);
   if (f->status == XHAL_OK || point < f->point) {
     f->point = point;
     f->status = status;
+    snprintf(f->cause, sizeof(f->cause), "%s", cause);
   }
   atomic_store_explicit(&f->failed, 1, memory_order_release);
   pthread_mutex_unlock(&f->mu);
@@ -54,6 +58,13 @@ xhal_status_t ocl_fail_check(ocl_fail_t* f, uint64_t seq) {
   if (f->point < seq) status = f->status;
   pthread_mutex_unlock(&f->mu);
   return status;
+}
+
+void ocl_fail_cause(ocl_fail_t* f, char* buf, size_t size) {
+  pthread_mutex_lock(&f->mu);
+  snprintf(buf, size, "%s",
+           f->status != XHAL_OK ? f->cause : "no failure was recorded");
+  pthread_mutex_unlock(&f->mu);
 }
 
 static xhal_status_t fail_status(ocl_fail_t* f) {
@@ -151,17 +162,19 @@ xhal_status_t ocl_stream_synchronize(xhal_plugin_stream_t s) {
   if (err != CL_SUCCESS) {
     /* clFinish reports work that failed on the device (NVIDIA says
      * CL_OUT_OF_RESOURCES for a faulting kernel): the stream failed. */
-    ocl_fail_set(s->fail, atomic_load(&s->seq), XHAL_ERROR_EXECUTION_FAILED);
-    return ocl_error(s->dev->ctx, XHAL_ERROR_EXECUTION_FAILED,
-                     "opencl: stream_synchronize: clFinish failed: %s",
-                     ocl_cl_error_name(err));
+    char cause[96];
+    snprintf(cause, sizeof(cause),
+             "work failed on the device: clFinish returned %s",
+             ocl_cl_error_name(err));
+    ocl_fail_set(s->fail, atomic_load(&s->seq), XHAL_ERROR_EXECUTION_FAILED,
+                 cause);
   }
   if (ocl_stream_failed(s)) {
+    char cause[256];
     xhal_status_t status = fail_status(s->fail);
+    ocl_fail_cause(s->fail, cause, sizeof(cause));
     return ocl_error(s->dev->ctx, status,
-                     "opencl: stream_synchronize: the stream failed earlier "
-                     "(status %d)",
-                     (int)status);
+                     "opencl: %s; the stream's later work was skipped", cause);
   }
   return XHAL_OK;
 }
