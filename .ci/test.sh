@@ -28,14 +28,15 @@ cmake --build "$ASAN" -j"$JOBS"
   LSAN_OPTIONS=suppressions=$PWD/../plugins/opencl/lsan.supp \
   CK_TIMEOUT_MULTIPLIER=4 ctest -j"$JOBS" --output-on-failure -E '^(cts_faulty_|sdk_)')
 
-echo "== TSan: the concurrency tests (stress, streams, events, pool, loader, CTS core)"
+echo "== TSan: the concurrency tests (stress, streams, events, pool, loader, CTS core,"
+echo "   failure causes, plugin calls outside shared locks)"
 TSAN="$BUILD-tsan"
 cmake -S . -B "$TSAN" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXHAL_SANITIZE=thread \
   -DXHAL_BUILD_OPENCL=OFF -DXHAL_BUILD_SAMPLES=OFF -DXHAL_BUILD_BENCH=OFF >/dev/null
 cmake --build "$TSAN" -j"$JOBS"
 (cd "$TSAN" && TSAN_OPTIONS=halt_on_error=1 CK_TIMEOUT_MULTIPLIER=4 \
   ctest -j"$JOBS" --output-on-failure \
-  -R '^(stress_test|stream_test|event_test|cross_plugin_test|host_func_test|mem_pool_test|loader_test|cpu_plugin_test|npu_plugin_test|cts_cpu_core|cts_npu_core|cts_cross_plugin|cts_cross_plugin_intree)$')
+  -R '^(stress_test|stream_test|event_test|cross_plugin_test|host_func_test|mem_pool_test|loader_test|cpu_plugin_test|npu_plugin_test|cts_cpu_core|cts_npu_core|cts_cross_plugin|cts_cross_plugin_intree|failure_cause_test|plugin_lock_test)$')
 
 echo "== libFuzzer: every harness for a bounded time (clang, ASan+UBSan)"
 bash conformance/fuzz/run_fuzz.sh "${XHAL_FUZZ_SECONDS:-20}" "$BUILD-fuzz"

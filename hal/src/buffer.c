@@ -166,20 +166,25 @@ XHAL_API xhal_status_t xhal_buffer_map(xhal_buffer_t buffer, uint64_t offset,
                      "device that maps memory");
   }
   xhal_buffer_t root = buffer->root ? buffer->root : buffer;
-  xhal_instance_t instance = buffer->obj.instance;
-  pthread_mutex_lock(&instance->lock);
+  /* A slot is taken under the device's map lock; the plugin is called
+   * without it, so a slow map blocks no other thread's call. */
+  pthread_mutex_lock(&device->map_lock);
   uint32_t slots = (uint32_t)(sizeof(root->maps) / sizeof(root->maps[0]));
-  if (root->map_count >= slots) {
-    pthread_mutex_unlock(&instance->lock);
+  if (root->map_count + root->map_pending >= slots) {
+    pthread_mutex_unlock(&device->map_lock);
     return error_set(XHAL_ERROR_INVALID_STATE,
                      "buffer already has %u live mappings", slots);
   }
+  root->map_pending++;
+  pthread_mutex_unlock(&device->map_lock);
   void* ptr = NULL;
   status = device->plugin->table.buffer_map(device->handle, root->handle,
                                             buffer->offset + offset, size,
                                             map_flags, &ptr);
+  pthread_mutex_lock(&device->map_lock);
+  root->map_pending--;
   if (status == XHAL_OK && ptr) root->maps[root->map_count++] = ptr;
-  pthread_mutex_unlock(&instance->lock);
+  pthread_mutex_unlock(&device->map_lock);
   if (status != XHAL_OK)
     return plugin_result(device->plugin, "buffer_map", status);
   if (!ptr) {
@@ -197,20 +202,21 @@ XHAL_API xhal_status_t xhal_buffer_unmap(xhal_buffer_t buffer, void* ptr) {
   if (!ptr) return error_set(XHAL_ERROR_INVALID_ARGUMENT, "ptr is NULL");
   xhal_buffer_t root = buffer->root ? buffer->root : buffer;
   xhal_device_t device = buffer->device;
-  xhal_instance_t instance = buffer->obj.instance;
-  pthread_mutex_lock(&instance->lock);
+  /* The mapping leaves the table first (a second unmap of it is refused
+   * at once); the plugin is called without the lock. */
+  pthread_mutex_lock(&device->map_lock);
   uint32_t i = 0;
   while (i < root->map_count && root->maps[i] != ptr) ++i;
   if (i == root->map_count) {
-    pthread_mutex_unlock(&instance->lock);
+    pthread_mutex_unlock(&device->map_lock);
     return error_set(XHAL_ERROR_INVALID_STATE,
                      "ptr %p is not a live mapping of this buffer", ptr);
   }
   root->maps[i] = root->maps[--root->map_count];
+  pthread_mutex_unlock(&device->map_lock);
   status = device->plugin->table.buffer_unmap
                ? device->plugin->table.buffer_unmap(device->handle,
                                                     root->handle, ptr)
                : XHAL_OK;
-  pthread_mutex_unlock(&instance->lock);
   return plugin_result(device->plugin, "buffer_unmap", status);
 }

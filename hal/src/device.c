@@ -26,6 +26,7 @@ void device_destroy(xhal_device_t device) {
   table->device_close(device->handle);
   pthread_mutex_destroy(&device->staging_lock);
   pthread_mutex_destroy(&device->host_lock);
+  pthread_mutex_destroy(&device->map_lock);
   object_free(device, OBJ_DEVICE);
 }
 

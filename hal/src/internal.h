@@ -79,6 +79,9 @@ struct xhal_device {
    * host_lock. */
   pthread_mutex_t host_lock;
   struct host_alloc* host_allocs;
+  /* Guards the live-mapping tables of the device's buffers; never held
+   * across a plugin call. */
+  pthread_mutex_t map_lock;
 };
 
 /* The first failure a stream or event reported, kept so that every later
@@ -111,8 +114,10 @@ struct xhal_buffer {
    * write and the latest use per stream, as stream positions. */
   struct stream_pos v_writer;
   struct stream_pos v_uses[4];
-  /* Live mappings (root only), guarded by the instance lock. */
+  /* Live mappings (root only), guarded by the device's map_lock;
+   * map_pending counts maps in flight in the plugin, holding a slot. */
   uint32_t map_count;
+  uint32_t map_pending;
   void* maps[8];
 };
 

@@ -339,6 +339,7 @@ static xhal_status_t open_devices(plugin_t* plugin) {
     }
     pthread_mutex_init(&device->staging_lock, NULL);
     pthread_mutex_init(&device->host_lock, NULL);
+    pthread_mutex_init(&device->map_lock, NULL);
     instance->devices[instance->device_count++] = device;
     plugin->info.device_count++;
     hal_log(instance, XHAL_LOG_DEBUG, "plugin '%s': device %u: %s",

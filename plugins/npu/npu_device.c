@@ -176,7 +176,7 @@ static void fail_stream(npu_dev_t* dev, uint64_t sid, uint64_t after,
                         const char* cause) {
   uint32_t i;
   const npu_failure_t* f;
-  char waited[sizeof(f->cause)];
+  char waited[sizeof(f->cause) + 64];
   if (sid == 0) return;
   if (!find_failure(dev, sid)) {
     if (dev->num_failures == NPU_MAX_FAILURES) {
@@ -693,7 +693,7 @@ static xhal_status_t add_dep_locked(npu_dev_t* dev, uint64_t waiter,
       st = XHAL_OK;
     }
   } else if (st != XHAL_OK && st != XHAL_ERROR_DEVICE_LOST) {
-    char cause[sizeof(dev->failures[0].cause)];
+    char cause[sizeof(dev->failures[0].cause) + 64];
     fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail,
                 target_cause(dev, target, cause, sizeof(cause)));
     st = XHAL_OK;
@@ -708,7 +708,7 @@ static xhal_status_t wait_dep(npu_dev_t* dev, uint64_t waiter, uint64_t target,
   xhal_status_t st = npu_fence_wait(dev, target, fence, UINT64_MAX);
   if (st != XHAL_OK && st != XHAL_ERROR_DEVICE_LOST) {
     pthread_mutex_lock(&dev->mu);
-    char cause[sizeof(dev->failures[0].cause)];
+    char cause[sizeof(dev->failures[0].cause) + 64];
     fail_stream(dev, waiter, dev->next_fence - 1, st, dev->tail,
                 target_cause(dev, target, cause, sizeof(cause)));
     pthread_cond_broadcast(&dev->cv);
