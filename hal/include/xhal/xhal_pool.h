@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * xhal_pool.h - stream-ordered memory pools.
  *
  * A pool hands out device memory in stream order, like cudaMallocAsync:
@@ -76,76 +77,119 @@ typedef struct xhal_pool_stats {
   uint64_t misses;
 } xhal_pool_stats_t;
 
-/** Fills `options` with the defaults: no memory flags, no reserve bound. */
+/**
+ * Fills `options` with the defaults: struct_size set, no memory flags, no
+ * reserve bound. NULL is ignored.
+ * Ownership: `options` is the caller's record, written in full.
+ * Thread-safety: thread-safe. Lifetime: no object is involved.
+ * Returns nothing; this call cannot fail.
+ */
 XHAL_API void xhal_pool_options_default(xhal_pool_options_t* options);
 
-/** Creates a pool on `device`. options may be NULL for the defaults.
- * Returns XHAL_ERROR_INVALID_HANDLE (device), XHAL_ERROR_INVALID_ARGUMENT
- * (out_pool NULL, short struct_size, unknown memory flags),
- * XHAL_ERROR_UNSUPPORTED (host-visible flags on a device without
- * host-visible memory), XHAL_ERROR_OUT_OF_MEMORY. The caller releases the
- * pool with xhal_pool_release. */
+/**
+ * Creates a pool on `device`. `options` may be NULL for the defaults; a
+ * record from an older header is read up to its struct_size, with
+ * defaults past it.
+ * Ownership: `options` is borrowed for the call; the caller owns the one
+ * reference in `*out_pool` and drops it with xhal_pool_release.
+ * Thread-safety: thread-safe.
+ * Lifetime: the pool keeps its device's instance alive.
+ * @return XHAL_OK; XHAL_ERROR_INVALID_HANDLE (device);
+ * XHAL_ERROR_INVALID_ARGUMENT (out_pool NULL, struct_size below the 1.0
+ * size, unknown memory flags); XHAL_ERROR_UNSUPPORTED (host-visible flags
+ * on a device without host-visible memory); XHAL_ERROR_OUT_OF_MEMORY.
+ */
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_pool_create(xhal_device_t device, const xhal_pool_options_t* options,
                  xhal_pool_t* out_pool);
 
-/** Adds a reference to `pool`. */
+/**
+ * Adds a reference to `pool`.
+ * Ownership: the caller owns the new reference.
+ * Thread-safety: thread-safe (atomic count).
+ * Lifetime: the pool lives while any reference holds it.
+ * Returns nothing; a NULL or stale handle is ignored.
+ */
 XHAL_API void xhal_pool_retain(xhal_pool_t pool);
 
-/** Drops a reference; the last one returns every block that no live
+/**
+ * Drops a reference; the last one returns every block that no live
  * allocation uses to the plugin and releases the streams and events the
- * pool held. release(NULL) is a no-op. */
+ * pool held. release(NULL) is a no-op.
+ * Ownership: consumes one of the caller's references.
+ * Thread-safety: thread-safe.
+ * Lifetime: live allocations stay valid until each is released with
+ * xhal_buffer_release.
+ * Returns nothing; a stale handle leaves XHAL_ERROR_INVALID_HANDLE in
+ * xhal_last_error().
+ */
 XHAL_API void xhal_pool_release(xhal_pool_t pool);
 
-/** Allocates `size` bytes usable by work enqueued on `stream` from now on
+/**
+ * Allocates `size` bytes usable by work enqueued on `stream` from now on
  * (and by other streams once they are ordered after it). The buffer is a
- * view of exactly `size` bytes; its contents are undefined. The caller
- * owns one reference and returns it with xhal_pool_free_async. When the
- * pool would pass max_reserved_bytes, or the plugin's allocation fails,
- * the call trims the pool as xhal_pool_trim(pool, 0) does (waiting for
- * pending frees) and retries once.
- * Returns XHAL_ERROR_INVALID_HANDLE (pool, stream),
+ * view of exactly `size` bytes; its contents are undefined. When the pool
+ * would pass max_reserved_bytes, or the plugin's allocation fails, the
+ * call trims the pool as xhal_pool_trim(pool, 0) does (waiting for pending
+ * frees) and retries once.
+ * Ownership: the caller owns one reference in `*out_buffer` and returns it
+ * with xhal_pool_free_async.
+ * Thread-safety: thread-safe; the fast path (a freed block of the right
+ * class) allocates no memory and makes no plugin call.
+ * Lifetime: the memory stays valid until the buffer's last reference goes,
+ * even past the pool's release.
+ * @return XHAL_OK; XHAL_ERROR_INVALID_HANDLE (pool, stream);
  * XHAL_ERROR_INVALID_ARGUMENT (size 0, out_buffer NULL, a stream of
- * another device), XHAL_ERROR_OUT_OF_RANGE (size past the device's
- * max_alloc_bytes), XHAL_ERROR_OUT_OF_MEMORY (the plugin's allocation
- * failed, or max_reserved_bytes would be passed, even after a trim). */
+ * another device); XHAL_ERROR_OUT_OF_RANGE (size past the device's
+ * max_alloc_bytes); XHAL_ERROR_OUT_OF_MEMORY (the plugin's allocation
+ * failed, or max_reserved_bytes would be passed, even after a trim).
+ */
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_pool_alloc_async(xhal_pool_t pool, xhal_stream_t stream, uint64_t size,
                       xhal_buffer_t* out_buffer);
 
-/** Returns `buffer` (from xhal_pool_alloc_async on this pool) to the pool
+/**
+ * Returns `buffer` (from xhal_pool_alloc_async on this pool) to the pool
  * in `stream` order: work enqueued on `stream` before this call may still
- * use it; work enqueued after may not. Work on other streams that uses
- * the buffer must be ordered before the free (xhal_stream_wait_event).
- * Consumes the caller's reference to `buffer`. Returns
- * XHAL_ERROR_INVALID_HANDLE (pool, stream, buffer),
- * XHAL_ERROR_INVALID_ARGUMENT (a buffer this pool did not allocate,
- * such as another pool's, a plain buffer or a subrange of an allocation;
- * a stream of another device), XHAL_ERROR_INVALID_STATE (an allocation of
- * this pool freed already, whether or not the program still holds a
- * reference to it or its block was handed out again); on failure the
- * reference is not consumed. A second free whose first consumed the last
- * reference uses a released handle: with the validation layer on that is
- * reported as such (XHAL_ERROR_VALIDATION); without it, it is undefined,
- * as for any released handle. */
+ * use it; work enqueued after may not. Work on other streams that uses the
+ * buffer must be ordered before the free (xhal_stream_wait_event).
+ * Ownership: consumes the caller's reference to `buffer`; on failure the
+ * reference is not consumed.
+ * Thread-safety: thread-safe.
+ * Lifetime: the block is reused once the stream has passed the free.
+ * @return XHAL_OK; XHAL_ERROR_INVALID_HANDLE (pool, stream, buffer);
+ * XHAL_ERROR_INVALID_ARGUMENT (a buffer this pool did not allocate, a
+ * stream of another device); XHAL_ERROR_INVALID_STATE (already freed).
+ */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_pool_free_async(xhal_pool_t pool,
                                                           xhal_stream_t stream,
                                                           xhal_buffer_t buffer);
 
-/** Returns freed blocks to the plugin until the pool holds at most
+/**
+ * Returns freed blocks to the plugin until the pool holds at most
  * `keep_bytes`, or no more can go: memory with a block in use stays.
- * First waits until the frees made so far have completed on their
- * streams, so a trim right after a free returns that block; and where the
- * plugin's raw free waits for the device's queued work (the CPU plugin's
- * does), so does this call. Never call it while a stream with frees is
- * held by work that waits for the calling thread. Returns
- * XHAL_ERROR_INVALID_HANDLE (pool). */
+ * First waits until the frees made so far have completed on their streams,
+ * so a trim right after a free returns that block; where the plugin's raw
+ * free waits for the device's queued work (the CPU plugin's does), so does
+ * this call. Never call it while a stream with frees is held by work that
+ * waits for the calling thread.
+ * Ownership: `pool` is borrowed.
+ * Thread-safety: thread-safe.
+ * Lifetime: live allocations are untouched.
+ * @return XHAL_OK; XHAL_ERROR_INVALID_HANDLE (pool).
+ */
 XHAL_API XHAL_MUST_USE xhal_status_t xhal_pool_trim(xhal_pool_t pool,
                                                     uint64_t keep_bytes);
 
-/** Fills `out_stats` with the pool's figures at the time of the call.
- * Returns XHAL_ERROR_INVALID_HANDLE (pool), XHAL_ERROR_INVALID_ARGUMENT
- * (out_stats NULL). */
+/**
+ * Copies the pool's figures at the time of the call into `*out_stats`.
+ * Set out_stats->struct_size to sizeof(xhal_pool_stats_t) first: libxhal
+ * writes no byte past it and sets it to the bytes written.
+ * Ownership: `pool` is borrowed; `*out_stats` is the caller's record.
+ * Thread-safety: thread-safe. Lifetime: the record is a copy.
+ * @return XHAL_OK; XHAL_ERROR_INVALID_HANDLE (pool);
+ * XHAL_ERROR_INVALID_ARGUMENT (out_stats NULL).
+ */
 XHAL_API XHAL_MUST_USE xhal_status_t
 xhal_pool_stats(xhal_pool_t pool, xhal_pool_stats_t* out_stats);
 

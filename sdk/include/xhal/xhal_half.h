@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * xhal_half.h - IEEE 754 binary16 <-> binary32 conversion for plugins,
  * references and tests (XHAL_DTYPE_F16 is stored as uint16_t).
  *
@@ -11,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+/** The binary32 value of the binary16 `h` (exact). Pure: thread-safe,
+ * owns nothing, cannot fail. */
 static inline float xhal_half_to_float(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1Fu;
@@ -51,7 +54,7 @@ static inline uint16_t xhal_float_to_half(float f) {
     return (uint16_t)(sign | 0x7C00u | (mant ? (0x200u | (mant >> 13)) : 0));
   }
   int32_t e = (int32_t)exp - 127 + 15;
-  if (e >= 0x1F) return (uint16_t)(sign | 0x7C00u); /* overflow -> inf */
+  if (e >= 0x1F) return (uint16_t)(sign | 0x7C00u); /**< overflow -> inf */
   if (e <= 0) {                                     /* subnormal or zero */
     if (e < -10) return (uint16_t)sign;
     mant |= 0x800000u;
@@ -64,7 +67,7 @@ static inline uint16_t xhal_float_to_half(float f) {
   }
   uint32_t out = sign | ((uint32_t)e << 10) | (mant >> 13);
   uint32_t rem = mant & 0x1FFFu;
-  /* Round to nearest even; a carry into the exponent is correct (it may
+  /** Round to nearest even; a carry into the exponent is correct (it may
    * produce inf, which is the right rounding of values near 65520). */
   if (rem > 0x1000u || (rem == 0x1000u && (out & 1u))) out++;
   return (uint16_t)out;
