@@ -430,6 +430,8 @@ static int run_hal(cts_ctx_t* ctx, xhal_device_t dev, kc_case_t* kc,
   }
   if (may_decline && (found == XHAL_ERROR_NOT_FOUND ||
                       (found == XHAL_OK && !info.from_plugin))) {
+    /* The writes above read the host images until they complete. */
+    cts_ok(xhal_stream_synchronize(stream), "synchronize the operand writes");
     for (uint32_t i = 0; i < count; ++i) xhal_buffer_release(bufs[i]);
     release_operands(ops, count);
     xhal_stream_release(stream);
