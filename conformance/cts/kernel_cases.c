@@ -4,7 +4,10 @@
  *
  * Edge lists aim at what kernels get wrong: size-1 and odd dimensions,
  * sizes one past a tile (33, 65, 1023), broadcasting in every direction,
- * transposed operands, empty reductions (K = 0), rank 0 and rank 8.
+ * transposed operands, empty reductions (K = 0), rank 0 and rank 8,
+ * outputs with no element (the call must still write nothing), and
+ * special values: NaN, infinities, zeros as divisors, magnitudes that
+ * overflow exp() and f16 (softmax rows near +-1000).
  */
 #include "kernel_cases.h"
 
@@ -185,7 +188,8 @@ static int finish(kc_case_t* c, const xhal_dtype_t* dtypes,
   xhal_tensor_desc_t out;
   if (xhal_ref_output_desc(call, &out) != XHAL_OK) return 0;
   call->outputs[0].desc = out;
-  if (xhal_ref_numel(&out) == 0) return 0;
+  /* An output with no element still reaches the implementation: the call
+   * is a valid no-op (docs/ops.md), and must write nothing. */
   for (uint32_t i = 0; i < call->num_inputs; ++i) {
     if (c->hi[i] <= c->lo[i]) {
       default_range(call->inputs[i].desc.dtype, &c->lo[i], &c->hi[i]);
@@ -211,15 +215,18 @@ typedef struct binary_edge {
   uint64_t a[4];
   uint32_t rb;
   uint64_t b[4];
+  uint32_t specials; /* kc_case_t.specials */
 } binary_edge_t;
 
 static const binary_edge_t kBinaryEdges[] = {
-    {0, {0}, 0, {0}},          {1, {1}, 1, {1}},
-    {1, {7}, 1, {1}},          {1, {1}, 1, {7}},
-    {2, {3, 1}, 2, {1, 5}},    {3, {2, 3, 4}, 1, {4}},
-    {1, {4}, 3, {2, 3, 4}},    {4, {1, 1, 1, 1}, 4, {2, 1, 3, 1}},
-    {1, {1023}, 1, {1023}},    {2, {33, 65}, 2, {33, 65}},
-    {3, {5, 1, 7}, 2, {3, 1}}, {0, {0}, 2, {3, 5}},
+    {0, {0}, 0, {0}, 0},          {1, {1}, 1, {1}, 0},
+    {1, {7}, 1, {1}, 0},          {1, {1}, 1, {7}, 0},
+    {2, {3, 1}, 2, {1, 5}, 0},    {3, {2, 3, 4}, 1, {4}, 0},
+    {1, {4}, 3, {2, 3, 4}, 0},    {4, {1, 1, 1, 1}, 4, {2, 1, 3, 1}, 0},
+    {1, {1023}, 1, {1023}, 0},    {2, {33, 65}, 2, {33, 65}, 0},
+    {3, {5, 1, 7}, 2, {3, 1}, 0}, {0, {0}, 2, {3, 5}, 0},
+    {1, {21}, 1, {21}, 3},        {2, {3, 21}, 1, {21}, 3},
+    {2, {0, 5}, 1, {5}, 0},       {2, {4, 1}, 2, {1, 0}, 0},
 };
 
 static int build_binary(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
@@ -230,6 +237,7 @@ static int build_binary(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
     const binary_edge_t* e = &kBinaryEdges[index];
     set_desc(&c->call.inputs[0].desc, dt[0], e->ra, e->a);
     set_desc(&c->call.inputs[1].desc, dt[1], e->rb, e->b);
+    c->specials = e->specials;
   } else {
     uint64_t out[4];
     uint32_t r = (uint32_t)rnd(ctx, v == KC_LARGE ? 1 : 0, 4);
@@ -271,7 +279,10 @@ static const shape_t kUnaryEdges[] = {
     {1, {1023}},
     {3, {3, 5, 7}},
     {8, {1, 1, 1, 1, 1, 1, 1, 2}},
+    {1, {21}}, /* special values */
+    {2, {3, 0}},
 };
+enum { kUnarySpecialsEdge = 5 };
 
 static void random_shape(cts_ctx_t* ctx, shape_t* s, uint32_t min_rank,
                          uint32_t max_rank, uint64_t max_dim) {
@@ -303,6 +314,7 @@ static int build_unary(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
     c->lo[0] = -10;
     c->hi[0] = 10;
   }
+  if (v == KC_EDGE && index == kUnarySpecialsEdge) c->specials = 1;
   return finish(c, dt, n);
 }
 
@@ -321,6 +333,8 @@ static const mm_edge_t kMatmulEdges[] = {
     {65, 63, 31, 1, 1, 0, 1, 0},     {2, 0, 3, 0, 0, 0, 1, 0},
     {1, 129, 1, 0, 0, 0, 1, 0},      {5, 1, 9, 0, 0, 1, 1, 0},
     {9, 17, 3, 0, 1, 1, 0.5f, 0.5f}, {33, 9, 1, 1, 0, 1, -1.25f, 0},
+    {6, 6, 6, 1, 1, 0, 1, 0},        {5, 8, 8, 0, 1, 1, 1, 0},
+    {8, 8, 5, 1, 0, 0, 2, 0},        {0, 5, 3, 0, 0, 0, 1, 0},
 };
 
 static int build_matmul(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
@@ -434,11 +448,24 @@ static int build_conv(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
 typedef struct axis_edge {
   shape_t shape;
   int32_t axis;
+  /* Values drawn from [lo, hi] (when hi > lo) and kc_case_t.specials. */
+  double lo, hi;
+  uint32_t specials;
 } axis_edge_t;
 
 static const axis_edge_t kSoftmaxEdges[] = {
-    {{1, {1}}, -1},      {{2, {1, 1023}}, -1}, {{2, {7, 5}}, 0},
-    {{3, {2, 3, 4}}, 1}, {{1, {33}}, 0},
+    {{1, {1}}, -1, 0, 0, 0},
+    {{2, {1, 1023}}, -1, 0, 0, 0},
+    {{2, {7, 5}}, 0, 0, 0, 0},
+    {{3, {2, 3, 4}}, 1, 0, 0, 0},
+    {{1, {33}}, 0, 0, 0, 0},
+    /* Large magnitudes: exp() of each overflows (or underflows) f32 and
+     * f64; only the shifted form stays finite. */
+    {{2, {3, 17}}, -1, 990, 1000, 0},
+    {{2, {5, 4}}, 0, -1000, -990, 0},
+    {{2, {7, 3}}, -1, -30000, 30000, 0},
+    {{2, {3, 21}}, -1, 0, 0, 1},
+    {{2, {0, 4}}, -1, 0, 0, 0},
 };
 
 /* Offset slices: every normalising or reducing operator also gets slices
@@ -512,6 +539,14 @@ static int build_softmax(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
   c->call.attrs.axis = e.axis;
   c->lo[0] = -5;
   c->hi[0] = 5;
+  if (v == KC_EDGE && e.hi > e.lo) {
+    c->lo[0] = e.lo;
+    c->hi[0] = e.hi;
+    /* f16 holds magnitudes up to 65504 only. */
+    if (dt[0] == XHAL_DTYPE_F16 && c->hi[0] > 60000) c->hi[0] = 60000;
+    if (dt[0] == XHAL_DTYPE_F16 && c->lo[0] < -60000) c->lo[0] = -60000;
+  }
+  if (v == KC_EDGE) c->specials = e.specials;
   return finish(c, dt, n);
 }
 
@@ -551,8 +586,16 @@ static int build_layer_norm(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
 /* ---------------------------------------------------------------- reduce */
 
 static const axis_edge_t kReduceEdges[] = {
-    {{1, {5}}, 0},       {{2, {1, 1}}, -1},      {{2, {2, 1023}}, 1},
-    {{2, {1023, 2}}, 0}, {{4, {2, 3, 1, 5}}, 2}, {{3, {3, 0, 4}}, 1},
+    {{1, {5}}, 0, 0, 0, 0},
+    {{2, {1, 1}}, -1, 0, 0, 0},
+    {{2, {2, 1023}}, 1, 0, 0, 0},
+    {{2, {1023, 2}}, 0, 0, 0, 0},
+    {{4, {2, 3, 1, 5}}, 2, 0, 0, 0},
+    {{2, {3, 7}}, -1, 0, 0, 1},
+    {{2, {7, 3}}, 0, 0, 0, 1},
+    {{2, {0, 3}}, 1, 0, 0, 0},
+    /* The empty reduction stays last: reduce_max has no such case. */
+    {{3, {3, 0, 4}}, 1, 0, 0, 0},
 };
 
 static int build_reduce(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
@@ -581,6 +624,7 @@ static int build_reduce(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
   }
   set_desc(&c->call.inputs[0].desc, dt[0], e.shape.rank, e.shape.dims);
   c->call.attrs.axis = e.axis;
+  if (v == KC_EDGE) c->specials = e.specials;
   return finish(c, dt, n);
 }
 
@@ -598,6 +642,8 @@ static const perm_edge_t kTransposeEdges[] = {
     {{4, {2, 3, 4, 5}}, {3, 2, 1, 0}},
     {{3, {3, 1, 5}}, {2, 0, 1}},
     {{8, {2, 1, 2, 1, 3, 1, 2, 1}}, {7, 6, 5, 4, 3, 2, 1, 0}},
+    {{3, {4, 3, 2}}, {1, 2, 0}},
+    {{2, {0, 3}}, {1, 0}},
 };
 
 static int build_transpose(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
@@ -631,10 +677,7 @@ static int build_transpose(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
 }
 
 static const shape_t kCastEdges[] = {
-    {1, {1}},
-    {1, {37}},
-    {2, {3, 5}},
-    {1, {1023}},
+    {1, {1}}, {1, {37}}, {2, {3, 5}}, {1, {1023}}, {2, {0, 7}},
 };
 
 static int build_cast(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,

@@ -27,7 +27,9 @@ typedef struct kc_case {
   xhal_plugin_op_call_t call;
   double lo[XHAL_MAX_OP_INPUTS]; /* input value ranges */
   double hi[XHAL_MAX_OP_INPUTS];
-  uint32_t specials; /* plant NaN/inf/-0/overflowing values in input 0 */
+  /* Bit i: plant NaN, infinities, -0, zeros and values that overflow or
+   * saturate at the start of input i (float inputs only). */
+  uint32_t specials;
   char desc[256];
 } kc_case_t;
 

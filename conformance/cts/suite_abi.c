@@ -76,6 +76,17 @@ static void small_workload(cts_direct_t* d, uint32_t iteration) {
   cts_ok(t->stream_synchronize(stream), "stream_synchronize");
   cts_check(memcmp(in, out, sizeof(in)) == 0,
             "bytes read back differ from the bytes written");
+  /* Buffers from 1 byte up, so that a leak in whatever serves small
+   * allocations shows as well. */
+  static const uint64_t kSmall[] = {1, 63, 256, 4097};
+  for (uint32_t i = 0; i < sizeof(kSmall) / sizeof(kSmall[0]); ++i) {
+    xhal_plugin_buffer_t small = NULL;
+    cts_ok(t->buffer_alloc(dev, kSmall[i], 0, &small), "buffer_alloc(%llu)",
+           (unsigned long long)kSmall[i]);
+    cts_ok(t->enqueue_write(stream, small, 0, in, 1), "enqueue_write");
+    cts_ok(t->stream_synchronize(stream), "stream_synchronize");
+    t->buffer_free(dev, small);
+  }
   t->event_destroy(event);
   cts_step("stream_destroy");
   t->stream_destroy(stream);

@@ -212,6 +212,80 @@ static void test_event_wait_while_recording(cts_ctx_t* ctx) {
   xhal_stream_release(stream);
 }
 
+/* --------------------------------------------- many waiters, one event */
+
+typedef struct waiter_job {
+  job_t base;
+  xhal_event_t event;
+  uint64_t timeout_ns;
+  xhal_status_t status;
+} waiter_job_t;
+
+static void* waiter_main(void* p) {
+  waiter_job_t* w = p;
+  w->status = xhal_event_wait(w->event, w->timeout_ns);
+  if (w->status != XHAL_OK) job_error(&w->base, "event_wait", w->status);
+  return NULL;
+}
+
+/* Threads and streams all wait on one pending event at once: its
+ * completion must release every one of them, not only the first. */
+static void test_event_many_waiters(cts_ctx_t* ctx) {
+  enum { kWaiters = 4, kStreams = 2 };
+  xhal_device_t dev = cts_device(ctx);
+  xhal_device_properties_t p;
+  cts_ok(xhal_device_properties(dev, &p), "properties");
+  if (!(p.capabilities & XHAL_CAP_HOST_FUNC)) cts_skip("XHAL_CAP_HOST_FUNC");
+  xhal_stream_t producer = cts_stream(dev);
+  xhal_stream_t waiting[kStreams];
+  _Atomic uint32_t ran = 0;
+  xhal_event_t event = cts_event(dev);
+  cts_gate_t* gate = cts_gate_new();
+  cts_gate_open_after(gate, 200);
+  cts_ok(xhal_stream_enqueue_host_func(producer, cts_gate_func, gate), "gate");
+  cts_ok(xhal_stream_record_event(producer, event), "record behind the gate");
+  for (uint32_t i = 0; i < kStreams; ++i) {
+    waiting[i] = cts_stream(dev);
+    cts_ok(xhal_stream_wait_event(waiting[i], event), "stream_wait_event %u",
+           i);
+    cts_ok(
+        xhal_stream_enqueue_host_func(waiting[i], cts_count_func, (void*)&ran),
+        "host function behind the wait %u", i);
+  }
+  waiter_job_t jobs[kWaiters];
+  memset(jobs, 0, sizeof(jobs));
+  for (uint32_t i = 0; i < kWaiters; ++i) {
+    jobs[i].base.id = i;
+    jobs[i].event = event;
+    jobs[i].timeout_ns = 5000000000ull;
+    if (pthread_create(&jobs[i].base.thread, NULL, waiter_main, &jobs[i]) != 0)
+      cts_fail("cannot start waiting thread %u", i);
+  }
+  for (uint32_t i = 0; i < kWaiters; ++i) {
+    cts_step("joining waiting thread %u", i);
+    pthread_join(jobs[i].base.thread, NULL);
+  }
+  for (uint32_t i = 0; i < kWaiters; ++i) {
+    cts_check(jobs[i].base.error[0] == '\0',
+              "%s (%u threads waited on one event; the event completed 200 ms "
+              "in, the wait allowed 5 s)",
+              jobs[i].base.error, kWaiters);
+  }
+  for (uint32_t i = 0; i < kStreams; ++i) {
+    cts_step("synchronize waiting stream %u", i);
+    cts_ok(xhal_stream_synchronize(waiting[i]), "synchronize waiting stream");
+    xhal_stream_release(waiting[i]);
+  }
+  cts_check(atomic_load(&ran) == kStreams,
+            "%u of %d streams waiting on the event ran the work behind the "
+            "wait",
+            atomic_load(&ran), kStreams);
+  cts_ok(xhal_stream_synchronize(producer), "synchronize the producer");
+  cts_gate_free(gate);
+  xhal_event_release(event);
+  xhal_stream_release(producer);
+}
+
 /* --------------------------------------------- one stream, many threads */
 
 typedef struct turn_shared {
@@ -219,6 +293,8 @@ typedef struct turn_shared {
   pthread_cond_t cv;
   uint32_t turn;
   xhal_stream_t stream;
+  xhal_buffer_t scratch; /* 4 bytes: each data turn writes its number */
+  xhal_buffer_t seen;    /* 4 bytes per turn: copied from scratch */
   uint32_t order[1024];
   _Atomic uint32_t next;
 } turn_shared_t;
@@ -253,9 +329,20 @@ static void* turn_main(void* p) {
     while (sh->turn != mine) pthread_cond_wait(&sh->cv, &sh->mu);
     recs[r].shared = sh;
     recs[r].value = mine;
-    xhal_status_t s =
-        xhal_stream_enqueue_host_func(sh->stream, append_value, &recs[r]);
-    if (s != XHAL_OK) job_error(&j->base, "enqueue_host_func", s);
+    /* Every third turn a host function, the others a write and a copy
+     * that depends on it: device work must keep the turn order too. */
+    xhal_status_t s;
+    if (mine % 3 == 0) {
+      s = xhal_stream_enqueue_host_func(sh->stream, append_value, &recs[r]);
+      if (s != XHAL_OK) job_error(&j->base, "enqueue_host_func", s);
+    } else {
+      s = xhal_stream_enqueue_write(sh->stream, sh->scratch, 0, &recs[r].value,
+                                    4);
+      if (s == XHAL_OK)
+        s = xhal_stream_enqueue_copy(sh->stream, sh->scratch, 0, sh->seen,
+                                     4u * mine, 4);
+      if (s != XHAL_OK) job_error(&j->base, "enqueue_write/copy", s);
+    }
     sh->turn++;
     pthread_cond_broadcast(&sh->cv);
     pthread_mutex_unlock(&sh->mu);
@@ -276,6 +363,8 @@ static void test_shared_stream_ordered(cts_ctx_t* ctx) {
   pthread_mutex_init(&sh.mu, NULL);
   pthread_cond_init(&sh.cv, NULL);
   sh.stream = cts_stream(dev);
+  sh.scratch = cts_buffer(ctx, dev, 4, 0);
+  sh.seen = cts_buffer(ctx, dev, 4u * kT * kRounds, 0);
   turn_job_t jobs[kT];
   memset(jobs, 0, sizeof(jobs));
   for (uint32_t i = 0; i < kT; ++i) {
@@ -300,14 +389,28 @@ static void test_shared_stream_ordered(cts_ctx_t* ctx) {
     cts_check(jobs[i].base.error[0] == '\0', "%s", jobs[i].base.error);
   }
   cts_ok(s, "synchronize");
-  cts_check(atomic_load(&sh.next) == kT * kRounds,
-            "%u host functions ran, %d were enqueued",
-            (unsigned)atomic_load(&sh.next), kT * kRounds);
-  for (uint32_t i = 0; i < kT * kRounds; ++i) {
-    cts_check(sh.order[i] == i,
-              "position %u ran host function %u (enqueued in turn order)", i,
-              sh.order[i]);
+  const uint32_t funcs = (kT * kRounds + 2u) / 3u;
+  cts_check(atomic_load(&sh.next) == funcs,
+            "%u host functions ran, %u were enqueued",
+            (unsigned)atomic_load(&sh.next), funcs);
+  for (uint32_t i = 0; i < funcs; ++i) {
+    cts_check(sh.order[i] == 3u * i,
+              "position %u ran the host function of turn %u, want turn %u "
+              "(enqueued in turn order)",
+              i, sh.order[i], 3u * i);
   }
+  uint32_t* seen = cts_alloc(4u * kT * kRounds);
+  cts_read_sync(sh.stream, sh.seen, 0, seen, 4u * kT * kRounds);
+  for (uint32_t i = 0; i < kT * kRounds; ++i) {
+    if (i % 3 == 0) continue;
+    cts_check(seen[i] == i,
+              "turn %u copied %u: its write and copy did not run in turn "
+              "order between the other threads' work",
+              i, seen[i]);
+  }
+  free(seen);
+  xhal_buffer_release(sh.scratch);
+  xhal_buffer_release(sh.seen);
   xhal_stream_release(sh.stream);
 }
 
@@ -487,6 +590,8 @@ static const cts_test_t kTests[] = {
      test_create_destroy, 0},
     {"two_contexts_threads", "R-THR-5", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_two_contexts_threads, 0},
+    {"event_many_waiters", "R-THR-2", CTS_PROFILE_CORE, CTS_NEED_WAIT_EVENT,
+     test_event_many_waiters, 0},
 };
 
 const cts_suite_t cts_suite_concurrency = {"concurrency", kTests,

@@ -173,6 +173,12 @@ static void test_properties_no_overwrite(cts_ctx_t* ctx) {
                 "record's struct_size %zu",
                 i, g, sizeof(rec.props));
     }
+    /* The struct_size written back says which fields the plugin filled:
+     * never more than the record the host handed over. */
+    cts_check(rec.props.struct_size <= sizeof(rec.props),
+              "device %u: device_properties wrote back struct_size %u, past "
+              "the host's record of %zu bytes",
+              i, rec.props.struct_size, sizeof(rec.props));
   }
 }
 

@@ -447,6 +447,128 @@ static void test_elapsed_real_time(cts_ctx_t* ctx) {
             (double)t[2] / 1e6, (double)wall / 1e6);
 }
 
+/* Device time is the time the work took: timestamps taken when work is
+ * queued rather than when it completes, or a timer ratio off by a
+ * factor, break it. Two checks that hold on any timer, a simulator's
+ * included: moving 32 MiB takes longer than moving four single bytes
+ * (best of three tries, as a host thread may be descheduled in the
+ * middle of any of them), and no device writes host memory faster than
+ * 1 TB/s. A gate holds the stream while everything is queued, so the
+ * work runs after all the records were enqueued. */
+static void test_elapsed_covers_work(cts_ctx_t* ctx) {
+  enum { kTries = 3, kTiny = 4 };
+  xhal_device_t dev = cts_device(ctx);
+  xhal_device_properties_t p;
+  cts_ok(xhal_device_properties(dev, &p), "properties");
+  uint64_t bytes =
+      p.max_alloc_bytes < (32u << 20) ? p.max_alloc_bytes : (32u << 20);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, bytes, 0);
+  uint8_t* data = cts_alloc(bytes);
+  cts_rand_bytes(ctx, data, bytes < 4096 ? bytes : 4096);
+  for (uint64_t i = 4096; i < bytes; ++i) data[i] = (uint8_t)(i * 131u);
+  xhal_event_t e[3] = {cts_event(dev), cts_event(dev), cts_event(dev)};
+  uint64_t big = 0, tiny = 0;
+  int ordered = 0;
+  for (int t = 0; t < kTries && !ordered; ++t) {
+    cts_gate_t* gate = cts_gate_new();
+    cts_gate_open_after(gate, 20);
+    cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate), "gate");
+    cts_ok(xhal_stream_record_event(stream, e[0]), "record a");
+    cts_ok(xhal_stream_enqueue_write(stream, buf, 0, data, bytes),
+           "write %llu bytes", (unsigned long long)bytes);
+    cts_ok(xhal_stream_record_event(stream, e[1]), "record b");
+    for (int i = 0; i < kTiny; ++i) {
+      cts_ok(xhal_stream_enqueue_write(stream, buf, (uint64_t)i, data + i, 1),
+             "write 1 byte");
+    }
+    cts_ok(xhal_stream_record_event(stream, e[2]), "record c");
+    cts_step("synchronize after timed writes, try %d", t);
+    cts_ok(xhal_stream_synchronize(stream), "synchronize");
+    cts_gate_free(gate);
+    cts_ok(xhal_event_elapsed(e[0], e[1], &big), "elapsed(a, b)");
+    cts_ok(xhal_event_elapsed(e[1], e[2], &tiny), "elapsed(b, c)");
+    ordered = big > tiny;
+  }
+  cts_check(ordered,
+            "elapsed time around a write of %llu bytes (%llu ns) is not "
+            "above the time around %d writes of 1 byte (%llu ns) in %d "
+            "tries: are timestamps taken when the work completes?",
+            (unsigned long long)bytes, (unsigned long long)big, kTiny,
+            (unsigned long long)tiny, kTries);
+  uint64_t floor_ns = bytes / 1000u; /* 1 TB/s = 1000 bytes per ns */
+  cts_check(big >= floor_ns,
+            "elapsed time around a write of %llu bytes from host memory is "
+            "%llu ns, faster than 1 TB/s (at least %llu ns): is the timer "
+            "ratio %u/%u right?",
+            (unsigned long long)bytes, (unsigned long long)big,
+            (unsigned long long)floor_ns, p.timer_numerator,
+            p.timer_denominator);
+  for (int i = 0; i < 3; ++i) xhal_event_release(e[i]);
+  free(data);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+/* A stream waiting on another stream's event runs nothing of its later
+ * work before the event's work completed: small and large copies that
+ * depend on the data the other stream writes, and again after the event
+ * was recorded a second time (the wait covers the latest record). */
+static void test_cross_stream_order(cts_ctx_t* ctx) {
+  enum { kSmall = 64, kBytes = 200000 };
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t producer = cts_stream(dev);
+  xhal_stream_t consumer = cts_stream(dev);
+  xhal_event_t event = cts_event(dev);
+  xhal_buffer_t a = cts_buffer(ctx, dev, kBytes, 0);
+  xhal_buffer_t b = cts_buffer(ctx, dev, kBytes, 0);
+  uint8_t* zeros = cts_alloc(kBytes);
+  uint8_t* data = cts_alloc(kBytes);
+  uint8_t* back = cts_alloc(kBytes);
+  memset(zeros, 0, kBytes);
+  cts_write_sync(producer, a, 0, zeros, kBytes);
+  cts_write_sync(producer, b, 0, zeros, kBytes);
+  for (int round = 0; round < 2; ++round) {
+    cts_rand_bytes(ctx, data, kBytes);
+    cts_gate_t* gate = cts_gate_new();
+    cts_gate_open_after(gate, 100);
+    cts_ok(xhal_stream_enqueue_host_func(producer, cts_gate_func, gate),
+           "gate (round %d)", round);
+    cts_ok(xhal_stream_enqueue_write(producer, a, 0, data, kBytes),
+           "write a (round %d)", round);
+    cts_ok(xhal_stream_record_event(producer, event), "record (round %d)",
+           round);
+    cts_step("stream_wait_event, round %d", round);
+    cts_ok(xhal_stream_wait_event(consumer, event),
+           "stream_wait_event (round %d)", round);
+    cts_ok(xhal_stream_enqueue_copy(consumer, a, 0, b, 0, kSmall),
+           "small copy a -> b (round %d)", round);
+    cts_ok(xhal_stream_enqueue_copy(consumer, a, kSmall, b, kSmall,
+                                    kBytes - kSmall),
+           "large copy a -> b (round %d)", round);
+    cts_ok(xhal_stream_enqueue_read(consumer, b, 0, back, kBytes),
+           "read b (round %d)", round);
+    cts_step("synchronize the waiting stream, round %d", round);
+    cts_ok(xhal_stream_synchronize(consumer), "synchronize the waiting stream");
+    cts_ok(xhal_stream_synchronize(producer), "synchronize the producer");
+    uint64_t at = cts_first_diff(back, data, kBytes);
+    cts_check(at == kBytes,
+              "%s: copies after stream_wait_event read the source before "
+              "the other stream wrote it (byte %llu of %u differs)",
+              round == 0 ? "first record" : "event recorded again",
+              (unsigned long long)at, (unsigned)kBytes);
+    cts_gate_free(gate);
+  }
+  free(zeros);
+  free(data);
+  free(back);
+  xhal_buffer_release(a);
+  xhal_buffer_release(b);
+  xhal_event_release(event);
+  xhal_stream_release(producer);
+  xhal_stream_release(consumer);
+}
+
 static void test_failure_propagates(cts_ctx_t* ctx) {
   xhal_device_t dev = cts_device(ctx);
   xhal_stream_t a = cts_stream(dev);
@@ -615,6 +737,10 @@ static const cts_test_t kTests[] = {
      test_destroy_pending, 0},
     {"never_recorded", "R-EVT-12", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_never_recorded, 0},
+    {"elapsed_covers_work", "R-EVT-16", CTS_PROFILE_CORE, CTS_NEED_PROFILING,
+     test_elapsed_covers_work, 0},
+    {"cross_stream_order", "R-EVT-6", CTS_PROFILE_CORE, CTS_NEED_WAIT_EVENT,
+     test_cross_stream_order, 0},
 };
 
 const cts_suite_t cts_suite_event = {"event", kTests,

@@ -33,13 +33,40 @@ typedef struct operand {
   uint8_t* back;   /* what was read back */
 } operand_t;
 
-static void plant_specials(xhal_dtype_t dt, void* data, uint64_t numel) {
-  const double specials[] = {NAN,  INFINITY, -INFINITY, -0.0,   65520.0,
-                             1e10, -1e10,    127.5,     -128.5, 0.49};
-  for (uint64_t i = 0; i < numel && i < sizeof(specials) / sizeof(specials[0]);
-       ++i) {
-    xhal_ref_set(dt, data, i, specials[i]);
+/* Special values planted in a float input: NaN, the infinities, signed
+ * zeros, values that overflow f16, exp or the integer types, large
+ * magnitudes on both sides of every saturation point, and a subnormal.
+ * Input 1 gets a second list, so that a binary operator meets each of
+ * them on either side and x/0, 0/0, inf-inf and inf*0 too. They land at
+ * random places (of a small tensor), so that a reduction or a softmax
+ * meets them anywhere in a slice, not only first. */
+static void plant_specials(cts_ctx_t* ctx, xhal_dtype_t dt, void* data,
+                           uint64_t numel, uint32_t input) {
+  static const double kFirst[] = {
+      NAN,   INFINITY, -INFINITY, -0.0,  65520.0, 1e10,   -1e10,
+      127.5, -128.5,   0.49,      100.0, -100.0,  1000.0, -1000.0,
+      88.8,  -88.8,    20.0,      -20.0, 1e-40,   2.5e9,  -2.5e9};
+  static const double kSecond[] = {
+      0.0,  -0.0,  NAN,     1.0,    INFINITY, -INFINITY, 2.0,
+      0.0,  -1e10, 3.0,     -100.0, NAN,      0.0,       1000.0,
+      -0.0, 88.8,  -1000.0, 20.0,   INFINITY, 1e-40,     -2.0};
+  const double* values = input == 0 ? kFirst : kSecond;
+  const uint64_t count = input == 0 ? sizeof(kFirst) / sizeof(kFirst[0])
+                                    : sizeof(kSecond) / sizeof(kSecond[0]);
+  if (dt != XHAL_DTYPE_F32 && dt != XHAL_DTYPE_F16) return;
+  enum { kShuffleMax = 4096 };
+  uint32_t at[kShuffleMax];
+  uint64_t span = numel < kShuffleMax ? numel : count;
+  if (span > kShuffleMax) span = kShuffleMax;
+  for (uint32_t i = 0; i < span; ++i) at[i] = i;
+  for (uint32_t i = 0; i < span && i < count; ++i) {
+    uint32_t j = (uint32_t)cts_rand_range(ctx, i, span - 1u);
+    uint32_t t = at[i];
+    at[i] = at[j];
+    at[j] = t;
   }
+  for (uint64_t i = 0; i < numel && i < count && i < span; ++i)
+    xhal_ref_set(dt, data, at[i], values[i]);
 }
 
 /* Lays out operand i of the case: guard, data at an element-aligned
@@ -65,10 +92,17 @@ static void prepare(cts_ctx_t* ctx, const kc_case_t* kc, uint32_t i,
                              kc->hi[i]) != XHAL_OK) {
       cts_fail("case %s: cannot draw input %u", kc->desc, i);
     }
-    if (i == 0 && kc->specials) plant_specials(desc->dtype, data, numel);
+    if (kc->specials & (1u << i))
+      plant_specials(ctx, desc->dtype, data, numel, i);
   } else if (call->op == XHAL_OP_MATMUL && call->attrs.beta != 0.0f) {
     /* beta != 0 reads the prior output: give it defined values. */
     xhal_ref_fill_random(desc->dtype, data, numel, cts_rand(ctx), -1, 1);
+  } else if (desc->dtype == XHAL_DTYPE_F32 || desc->dtype == XHAL_DTYPE_F16) {
+    /* No operator reads its output otherwise (docs/ops.md: with beta = 0
+     * NaN in the prior output does not propagate): NaN there shows any
+     * result that does. */
+    for (uint64_t e = 0; e < numel; ++e)
+      xhal_ref_set(desc->dtype, data, e, NAN);
   }
 }
 

@@ -262,6 +262,219 @@ static void test_copy_overlap(cts_ctx_t* ctx) {
   }
   free(model);
   xhal_buffer_release(buf);
+  /* Overlaps longer than any transfer chunk a device splits copies into
+   * (page, DMA descriptor): each chunk must read its source before an
+   * earlier chunk overwrote it. */
+  enum { kLarge = 600000 };
+  buf = cts_buffer(ctx, dev, kLarge, 0);
+  model = cts_alloc(kLarge);
+  cts_rand_bytes(ctx, model, kLarge);
+  cts_write_sync(stream, buf, 0, model, kLarge);
+  const struct {
+    uint64_t src, dst, size;
+  } large[] = {{0, 1, 300000},      {1, 0, 300000},      {0, 65536, 400000},
+               {65536, 0, 400000},  {3, 131075, 262144}, {131075, 3, 262144},
+               {4096, 8192, 520000}};
+  for (size_t i = 0; i < sizeof(large) / sizeof(large[0]); ++i) {
+    cts_ok(xhal_stream_enqueue_copy(stream, buf, large[i].src, buf,
+                                    large[i].dst, large[i].size),
+           "overlapping copy %llu -> %llu of %llu bytes",
+           (unsigned long long)large[i].src, (unsigned long long)large[i].dst,
+           (unsigned long long)large[i].size);
+    memmove(model + large[i].dst, model + large[i].src, large[i].size);
+    char op[96];
+    snprintf(op, sizeof(op), "an overlapping copy %llu -> %llu of %llu bytes",
+             (unsigned long long)large[i].src, (unsigned long long)large[i].dst,
+             (unsigned long long)large[i].size);
+    check_model(stream, buf, model, kLarge, op);
+  }
+  free(model);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+/* ------------------------------------- sizes at page and chunk borders */
+
+/* Sizes and offsets at, one before and one past the borders where
+ * devices split transfers: 4 KiB pages, 64 KiB DMA chunks, 1 MiB blocks,
+ * and offsets that put a transfer across each border. */
+static const uint64_t kBorderSizes[] = {
+    4095, 4096, 4097, 65535, 65536, 65537, 131072, 1048575, 1048576, 1048577};
+static const uint64_t kBorderOffsets[] = {0,    1,     63,    4095,
+                                          4096, 65535, 65536, 131071};
+enum { kBorderBytes = (1 << 20) + (1 << 18) };
+
+static void test_transfer_boundaries(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kBorderBytes, 0);
+  uint8_t* model = cts_alloc(kBorderBytes);
+  uint8_t* src = cts_alloc(1048577);
+  uint8_t* dst = cts_alloc(1048577 + 2);
+  cts_rand_bytes(ctx, model, kBorderBytes);
+  cts_write_sync(stream, buf, 0, model, kBorderBytes);
+  const size_t nsizes = sizeof(kBorderSizes) / sizeof(kBorderSizes[0]);
+  const size_t noffs = sizeof(kBorderOffsets) / sizeof(kBorderOffsets[0]);
+  for (size_t i = 0; i < 2 * nsizes; ++i) {
+    uint64_t size = kBorderSizes[i % nsizes];
+    uint64_t off = kBorderOffsets[(i + i / nsizes * 3) % noffs];
+    cts_rand_bytes(ctx, src, size);
+    cts_ok(xhal_stream_enqueue_write(stream, buf, off, src, size),
+           "write %llu bytes at %llu", (unsigned long long)size,
+           (unsigned long long)off);
+    memcpy(model + off, src, size);
+    memset(dst, 0xEE, size + 2);
+    cts_read_sync(stream, buf, off, dst + 1, size);
+    cts_check(dst[0] == 0xEE && dst[size + 1] == 0xEE,
+              "enqueue_read of %llu bytes at %llu wrote host memory outside "
+              "the destination",
+              (unsigned long long)size, (unsigned long long)off);
+    uint64_t at = cts_first_diff(dst + 1, src, size);
+    cts_check(at == size,
+              "%llu bytes written at offset %llu read back wrong at byte "
+              "%llu",
+              (unsigned long long)size, (unsigned long long)off,
+              (unsigned long long)at);
+    char op[96];
+    snprintf(op, sizeof(op), "a write of %llu bytes at %llu",
+             (unsigned long long)size, (unsigned long long)off);
+    check_model(stream, buf, model, kBorderBytes, op);
+  }
+  free(model);
+  free(src);
+  free(dst);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+static void test_copy_boundaries(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t src = cts_buffer(ctx, dev, kBorderBytes, 0);
+  xhal_buffer_t dst = cts_buffer(ctx, dev, kBorderBytes, 0);
+  uint8_t* src_model = cts_alloc(kBorderBytes);
+  uint8_t* dst_model = cts_alloc(kBorderBytes);
+  cts_rand_bytes(ctx, src_model, kBorderBytes);
+  memset(dst_model, 0x5A, kBorderBytes);
+  cts_write_sync(stream, src, 0, src_model, kBorderBytes);
+  cts_write_sync(stream, dst, 0, dst_model, kBorderBytes);
+  const size_t nsizes = sizeof(kBorderSizes) / sizeof(kBorderSizes[0]);
+  const size_t noffs = sizeof(kBorderOffsets) / sizeof(kBorderOffsets[0]);
+  for (size_t i = 0; i < nsizes; ++i) {
+    uint64_t size = kBorderSizes[i];
+    uint64_t src_off = kBorderOffsets[i % noffs];
+    uint64_t dst_off = kBorderOffsets[(i + 3) % noffs];
+    cts_ok(xhal_stream_enqueue_copy(stream, src, src_off, dst, dst_off, size),
+           "copy %llu bytes %llu -> %llu", (unsigned long long)size,
+           (unsigned long long)src_off, (unsigned long long)dst_off);
+    memcpy(dst_model + dst_off, src_model + src_off, size);
+    char op[96];
+    snprintf(op, sizeof(op), "a copy of %llu bytes from %llu to %llu",
+             (unsigned long long)size, (unsigned long long)src_off,
+             (unsigned long long)dst_off);
+    check_model(stream, dst, dst_model, kBorderBytes, op);
+  }
+  check_model(stream, src, src_model, kBorderBytes, "copies (source buffer)");
+  free(src_model);
+  free(dst_model);
+  xhal_buffer_release(src);
+  xhal_buffer_release(dst);
+  xhal_stream_release(stream);
+}
+
+/* Fills at the same borders, with every pattern size. */
+static void test_fill_boundaries(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t buf = cts_buffer(ctx, dev, kBorderBytes, 0);
+  uint8_t* model = cts_alloc(kBorderBytes);
+  cts_rand_bytes(ctx, model, kBorderBytes);
+  cts_write_sync(stream, buf, 0, model, kBorderBytes);
+  const uint32_t psizes[] = {1, 2, 4};
+  const size_t nsizes = sizeof(kBorderSizes) / sizeof(kBorderSizes[0]);
+  const size_t noffs = sizeof(kBorderOffsets) / sizeof(kBorderOffsets[0]);
+  for (size_t i = 0; i < 2 * nsizes; ++i) {
+    uint32_t ps = psizes[i % 3];
+    uint64_t size = kBorderSizes[i % nsizes] / ps * ps;
+    /* Offsets of a fill are multiples of its pattern (xhal.h). */
+    uint64_t off = kBorderOffsets[(i + 5) % noffs] / ps * ps;
+    uint8_t pattern[4];
+    cts_rand_bytes(ctx, pattern, sizeof(pattern));
+    cts_ok(xhal_stream_enqueue_fill(stream, buf, off, size, pattern, ps),
+           "fill %llu bytes at %llu with a %u-byte pattern",
+           (unsigned long long)size, (unsigned long long)off, ps);
+    for (uint64_t b = 0; b < size; ++b) model[off + b] = pattern[b % ps];
+    char op[96];
+    snprintf(op, sizeof(op), "a %u-byte-pattern fill of %llu bytes at %llu", ps,
+             (unsigned long long)size, (unsigned long long)off);
+    check_model(stream, buf, model, kBorderBytes, op);
+  }
+  free(model);
+  xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+/* ------------------------------------------------ alloc and free cycles */
+
+/* Memory comes back when a buffer is freed, also when work still used it
+ * at the free: cycling more bytes than the device has keeps working. */
+static void test_alloc_free_cycles(cts_ctx_t* ctx) {
+  xhal_device_t dev = cts_device(ctx);
+  xhal_device_properties_t p;
+  cts_ok(xhal_device_properties(dev, &p), "properties");
+  xhal_stream_t stream = cts_stream(dev);
+  int gated = (p.capabilities & XHAL_CAP_HOST_FUNC) != 0;
+  uint64_t size =
+      p.max_alloc_bytes < (256u << 20) ? p.max_alloc_bytes : (256u << 20);
+  /* The largest size that allocates at all (R-MEM-5 lets the very
+   * largest fail with XHAL_ERROR_OUT_OF_MEMORY). */
+  for (;;) {
+    xhal_buffer_t probe = NULL;
+    xhal_status_t s = xhal_buffer_alloc(dev, size, 0, &probe);
+    if (s == XHAL_OK) {
+      xhal_buffer_release(probe);
+      break;
+    }
+    cts_check(s == XHAL_ERROR_OUT_OF_MEMORY && size > (1u << 20),
+              "buffer_alloc(%llu) failed with %s", (unsigned long long)size,
+              xhal_status_name(s));
+    size /= 2;
+  }
+  uint64_t cycles = p.memory_bytes / size + 3u;
+  if (cycles > 64) cycles = 64;
+  uint8_t byte = 0x3C, back = 0;
+  for (uint64_t c = 0; c < cycles; ++c) {
+    xhal_buffer_t buf = NULL;
+    cts_step("alloc/free cycle %llu of %llu (%llu bytes each)",
+             (unsigned long long)c, (unsigned long long)cycles,
+             (unsigned long long)size);
+    xhal_status_t s = xhal_buffer_alloc(dev, size, 0, &buf);
+    cts_check(s == XHAL_OK,
+              "buffer_alloc(%llu) failed with %s in cycle %llu of %llu "
+              "(each cycle frees its buffer, %llu bytes cycled so far, the "
+              "device has %llu): %s",
+              (unsigned long long)size, xhal_status_name(s),
+              (unsigned long long)c, (unsigned long long)cycles,
+              (unsigned long long)(c * size),
+              (unsigned long long)p.memory_bytes, xhal_last_error());
+    cts_gate_t* gate = NULL;
+    if (gated && c % 2 == 1) {
+      /* Freed while a write to it waits behind a gate. */
+      gate = cts_gate_new();
+      cts_gate_open_after(gate, 1);
+      cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate),
+             "gate");
+    }
+    cts_ok(xhal_stream_enqueue_write(stream, buf, size - 1, &byte, 1),
+           "write the last byte");
+    cts_ok(xhal_stream_enqueue_read(stream, buf, size - 1, &back, 1),
+           "read the last byte");
+    xhal_buffer_release(buf);
+    cts_ok(xhal_stream_synchronize(stream), "synchronize");
+    cts_check(back == byte, "the last byte read back 0x%02x", back);
+    back = 0;
+    if (gate) cts_gate_free(gate);
+  }
   xhal_stream_release(stream);
 }
 
@@ -704,6 +917,14 @@ static const cts_test_t kTests[] = {
      test_host_alloc, 0},
     {"host_alloc_api", "R-MEM-18", CTS_PROFILE_CORE, CTS_NEED_NONE,
      test_host_alloc_api, 0},
+    {"transfer_boundaries", "R-MEM-6", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_transfer_boundaries, 0},
+    {"copy_boundaries", "R-MEM-7", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_copy_boundaries, 0},
+    {"fill_boundaries", "R-MEM-9", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_fill_boundaries, 0},
+    {"alloc_free_cycles", "R-MEM-20", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_alloc_free_cycles, 0},
 };
 
 const cts_suite_t cts_suite_memory = {"memory", kTests,

@@ -364,6 +364,21 @@ static void enqueue_many(void* p) {
   }
 }
 
+/* Enqueues a gate, then the work of enqueue_many behind it: the host
+ * function's own enqueue is an enqueue entry, and may not run a blocking
+ * host function on the caller's thread either (R-STR-6). */
+typedef struct gated_job {
+  enqueue_job_t* job;
+  cts_gate_t* gate;
+} gated_job_t;
+
+static void enqueue_gate_then_many(void* p) {
+  gated_job_t* g = p;
+  g->job->status =
+      xhal_stream_enqueue_host_func(g->job->stream, cts_gate_func, g->gate);
+  if (g->job->status == XHAL_OK) enqueue_many(g->job);
+}
+
 static void test_enqueue_async(cts_ctx_t* ctx) {
   xhal_device_t dev = cts_device(ctx);
   xhal_stream_t stream = cts_stream(dev);
@@ -371,16 +386,16 @@ static void test_enqueue_async(cts_ctx_t* ctx) {
   uint8_t data[16];
   cts_rand_bytes(ctx, data, sizeof(data));
   cts_gate_t* gate = cts_gate_new();
-  cts_ok(xhal_stream_enqueue_host_func(stream, cts_gate_func, gate),
-         "enqueue a gate");
   enqueue_job_t job = {stream, buf, data, XHAL_ERROR_INTERNAL};
+  gated_job_t gated = {&job, gate};
   bounded_t b;
-  cts_step("enqueueing 40 operations behind a blocked host function");
+  cts_step("enqueueing a blocking host function and 40 operations behind it");
   const uint32_t bound = cts_progress_ms(ctx);
-  int finished = run_bounded(&b, enqueue_many, &job, bound);
+  int finished = run_bounded(&b, enqueue_gate_then_many, &gated, bound);
+  if (!finished) cts_gate_open(gate);
   cts_check(finished,
-            "enqueueing behind a blocked host function blocked the caller "
-            "(more than %.1f s)",
+            "enqueueing a blocking host function and work behind it blocked "
+            "the caller (more than %.1f s)",
             bound / 1000.0);
   cts_ok(job.status, "enqueue behind a blocked host function");
   cts_gate_open(gate);
@@ -526,6 +541,9 @@ static void test_failure_sticky(cts_ctx_t* ctx) {
          "enqueue a failing host function");
   /* Enqueueing on a failed stream may itself report the failure. */
   xhal_status_t s = xhal_stream_enqueue_write(stream, buf, 0, data, 64);
+  _Atomic uint32_t later = 0;
+  xhal_status_t h =
+      xhal_stream_enqueue_host_func(stream, cts_count_func, (void*)&later);
   cts_step("synchronize a failed stream");
   xhal_status_t first = xhal_stream_synchronize(stream);
   cts_check(first != XHAL_OK,
@@ -537,12 +555,121 @@ static void test_failure_sticky(cts_ctx_t* ctx) {
             "the stream's failure did not stick (a second synchronize "
             "returned XHAL_OK)");
   (void)s;
+  (void)h;
+  cts_check(atomic_load(&later) == 0,
+            "a host function enqueued after the failure ran anyway (later "
+            "work of a failed stream is skipped, host functions included)");
   xhal_stream_t other = cts_stream(dev);
   cts_read_sync(other, buf, 0, back, sizeof(back));
   cts_check(memcmp(back, zeros, sizeof(back)) == 0,
             "a write enqueued after a failure ran anyway");
   xhal_stream_release(other);
   xhal_buffer_release(buf);
+  xhal_stream_release(stream);
+}
+
+/* A host function that waits on a gate, then rewrites host memory that
+ * work enqueued after it reads. */
+typedef struct rewrite {
+  cts_gate_t* gate;
+  uint8_t* dst;
+  const uint8_t* src;
+  uint64_t size;
+} rewrite_t;
+
+static xhal_status_t gate_then_rewrite(void* p) {
+  rewrite_t* r = p;
+  xhal_status_t s = cts_gate_func(r->gate);
+  if (s == XHAL_OK) memcpy(r->dst, r->src, (size_t)r->size);
+  return s;
+}
+
+/* A host function that checks what an earlier read delivered. */
+typedef struct expect_bytes {
+  const uint8_t* got;
+  const uint8_t* want;
+  uint64_t size;
+  atomic_int ran;
+  atomic_int matched;
+} expect_bytes_t;
+
+static xhal_status_t check_bytes(void* p) {
+  expect_bytes_t* e = p;
+  atomic_store(&e->matched, memcmp(e->got, e->want, (size_t)e->size) == 0);
+  atomic_store(&e->ran, 1);
+  return XHAL_OK;
+}
+
+/* Work queued behind a blocked host function: writes whose source the
+ * host function fills, chains of dependent copies (small ones, which a
+ * plugin might be tempted to run at once, and large ones), and a read
+ * that a later host function checks. Each must run after the host
+ * function and in its own order. */
+static void test_order_behind_host_func(cts_ctx_t* ctx) {
+  enum { kSmall = 64, kBytes = 300000 };
+  xhal_device_t dev = cts_device(ctx);
+  xhal_stream_t stream = cts_stream(dev);
+  xhal_buffer_t a = cts_buffer(ctx, dev, kBytes, 0);
+  xhal_buffer_t b = cts_buffer(ctx, dev, kBytes, 0);
+  xhal_buffer_t c = cts_buffer(ctx, dev, kBytes, 0);
+  uint8_t* staged = cts_alloc(kBytes);
+  uint8_t* want = cts_alloc(kBytes);
+  uint8_t* mid = cts_alloc(kBytes);
+  uint8_t* back = cts_alloc(kBytes);
+  memset(staged, 0, kBytes);
+  cts_write_sync(stream, a, 0, staged, kBytes);
+  cts_write_sync(stream, b, 0, staged, kBytes);
+  cts_write_sync(stream, c, 0, staged, kBytes);
+  cts_rand_bytes(ctx, staged, kBytes); /* what the writes must not see */
+  cts_rand_bytes(ctx, want, kBytes);
+  memset(mid, 0xEE, kBytes);
+  cts_gate_t* gate = cts_gate_new();
+  rewrite_t rw = {gate, staged, want, kBytes};
+  expect_bytes_t seen = {mid, want, kBytes, 0, 0};
+  /* A plugin that runs host functions on the caller's thread blocks the
+   * first enqueue: the gate opens from another thread. */
+  cts_gate_open_after(gate, 100);
+  cts_step("enqueue behind a blocked host function");
+  cts_ok(xhal_stream_enqueue_host_func(stream, gate_then_rewrite, &rw),
+         "host function that fills the source of the writes behind it");
+  cts_ok(xhal_stream_enqueue_write(stream, a, 0, staged, kSmall),
+         "small write");
+  cts_ok(xhal_stream_enqueue_copy(stream, a, 0, b, 0, kSmall), "copy a -> b");
+  cts_ok(xhal_stream_enqueue_copy(stream, b, 0, c, 0, kSmall), "copy b -> c");
+  cts_ok(xhal_stream_enqueue_write(stream, a, kSmall, staged + kSmall,
+                                   kBytes - kSmall),
+         "large write");
+  cts_ok(
+      xhal_stream_enqueue_copy(stream, a, kSmall, b, kSmall, kBytes - kSmall),
+      "large copy a -> b");
+  cts_ok(
+      xhal_stream_enqueue_copy(stream, b, kSmall, c, kSmall, kBytes - kSmall),
+      "large copy b -> c");
+  cts_ok(xhal_stream_enqueue_read(stream, c, 0, mid, kBytes), "read c");
+  cts_ok(xhal_stream_enqueue_host_func(stream, check_bytes, &seen),
+         "host function that checks the read");
+  cts_step("synchronize after work behind a blocked host function");
+  cts_ok(xhal_stream_synchronize(stream), "synchronize");
+  cts_read_sync(stream, c, 0, back, kBytes);
+  uint64_t at = cts_first_diff(back, want, kBytes);
+  cts_check(at == kBytes,
+            "writes and dependent copies queued behind a blocked host "
+            "function gave other bytes (byte %llu of %u): they ran before "
+            "the host function or out of order",
+            (unsigned long long)at, (unsigned)kBytes);
+  cts_check(atomic_load(&seen.ran), "the last host function never ran");
+  cts_check(atomic_load(&seen.matched),
+            "a host function saw the destination of a read enqueued before "
+            "it incomplete (byte %llu)",
+            (unsigned long long)cts_first_diff(mid, want, kBytes));
+  cts_gate_free(gate);
+  free(staged);
+  free(want);
+  free(mid);
+  free(back);
+  xhal_buffer_release(a);
+  xhal_buffer_release(b);
+  xhal_buffer_release(c);
   xhal_stream_release(stream);
 }
 
@@ -693,6 +820,8 @@ static const cts_test_t kTests[] = {
      test_destroy_pending, 0},
     {"no_timing", "R-STR-11", CTS_PROFILE_CORE, CTS_NEED_NO_TIMING,
      test_no_timing, 0},
+    {"order_behind_host_func", "R-STR-8", CTS_PROFILE_CORE, CTS_NEED_NONE,
+     test_order_behind_host_func, 0},
 };
 
 const cts_suite_t cts_suite_stream = {"stream", kTests,
