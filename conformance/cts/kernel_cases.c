@@ -279,10 +279,9 @@ static const shape_t kUnaryEdges[] = {
     {1, {1023}},
     {3, {3, 5, 7}},
     {8, {1, 1, 1, 1, 1, 1, 1, 2}},
-    {1, {21}}, /* special values */
+    {1, {21}}, /* room for every special value */
     {2, {3, 0}},
 };
-enum { kUnarySpecialsEdge = 5 };
 
 static void random_shape(cts_ctx_t* ctx, shape_t* s, uint32_t min_rank,
                          uint32_t max_rank, uint64_t max_dim) {
@@ -314,7 +313,6 @@ static int build_unary(cts_ctx_t* ctx, const xhal_dtype_t* dt, uint32_t n,
     c->lo[0] = -10;
     c->hi[0] = 10;
   }
-  if (v == KC_EDGE && index == kUnarySpecialsEdge) c->specials = 1;
   return finish(c, dt, n);
 }
 
@@ -481,21 +479,23 @@ typedef struct offset_edge {
 } offset_edge_t;
 
 static const offset_edge_t kSoftmaxOffsets[] = {
-    {{{2, {4, 1023}}, -1}, 1000, 3},
-    {{{2, {33, 8}}, 0}, 100, 3},
-    {{{3, {2, 65, 3}}, 1}, -1000, 3},
+    {{{2, {4, 1023}}, -1, 0, 0, 0}, 1000, 3},
+    {{{2, {33, 8}}, 0, 0, 0, 0}, 100, 3},
+    {{{3, {2, 65, 3}}, 1, 0, 0, 0}, -1000, 3},
 };
 
 static const offset_edge_t kLayerNormOffsets[] = {
-    {{{2, {4, 1023}}, -1}, 1000, 1},   {{{2, {8, 33}}, -1}, 100, 1},
-    {{{3, {2, 3, 768}}, -1}, 1000, 1}, {{{2, {5, 7}}, -1}, -1000, 1},
-    {{{2, {3, 257}}, -1}, 100, 0.01},
+    {{{2, {4, 1023}}, -1, 0, 0, 0}, 1000, 1},
+    {{{2, {8, 33}}, -1, 0, 0, 0}, 100, 1},
+    {{{3, {2, 3, 768}}, -1, 0, 0, 0}, 1000, 1},
+    {{{2, {5, 7}}, -1, 0, 0, 0}, -1000, 1},
+    {{{2, {3, 257}}, -1, 0, 0, 0}, 100, 0.01},
 };
 
 static const offset_edge_t kReduceOffsets[] = {
-    {{{2, {4, 61}}, 1}, 1000, 1},
-    {{{2, {61, 3}}, 0}, 100, 1},
-    {{{3, {2, 65, 3}}, 1}, -1000, 1},
+    {{{2, {4, 61}}, 1, 0, 0, 0}, 1000, 1},
+    {{{2, {61, 3}}, 0, 0, 0, 0}, 100, 1},
+    {{{3, {2, 65, 3}}, 1, 0, 0, 0}, -1000, 1},
 };
 
 #define KC_COUNT(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))

@@ -155,6 +155,9 @@ static float unary_apply(xhal_op_t op, float x) {
 #endif
     case XHAL_OP_GELU:
 #ifndef MUTANT_GELU_TANH_APPROX
+      /* The formula gives -inf * 0 at -inf: the catalog takes the
+       * limits. */
+      if (isinf(x)) return x > 0 ? x : 0.0f;
       return (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
 #else
     {
