@@ -627,11 +627,14 @@ static void test_order_behind_host_func(cts_ctx_t* ctx) {
   rewrite_t rw = {gate, staged, want, kBytes};
   expect_bytes_t seen = {mid, want, kBytes, 0, 0};
   /* A plugin that runs host functions on the caller's thread blocks the
-   * first enqueue: the gate opens from another thread. */
-  cts_gate_open_after(gate, 100);
+   * first enqueue: the gate opens from another thread after a while. */
+  cts_gate_open_after(gate, 2000);
   cts_step("enqueue behind a blocked host function");
   cts_ok(xhal_stream_enqueue_host_func(stream, gate_then_rewrite, &rw),
          "host function that fills the source of the writes behind it");
+  /* The work below is enqueued while the host function runs: the
+   * stream's queue may then look empty, and it must still wait. */
+  cts_gate_wait_reached(gate, 2000);
   cts_ok(xhal_stream_enqueue_write(stream, a, 0, staged, kSmall),
          "small write");
   cts_ok(xhal_stream_enqueue_copy(stream, a, 0, b, 0, kSmall), "copy a -> b");
@@ -648,6 +651,7 @@ static void test_order_behind_host_func(cts_ctx_t* ctx) {
   cts_ok(xhal_stream_enqueue_read(stream, c, 0, mid, kBytes), "read c");
   cts_ok(xhal_stream_enqueue_host_func(stream, check_bytes, &seen),
          "host function that checks the read");
+  cts_gate_open(gate);
   cts_step("synchronize after work behind a blocked host function");
   cts_ok(xhal_stream_synchronize(stream), "synchronize");
   cts_read_sync(stream, c, 0, back, kBytes);
